@@ -1,0 +1,62 @@
+"""Alembic environment for qdcat.
+
+Used three ways: by qdcat itself (``qdcat db upgrade``; a live connection is
+passed in ``config.attributes``), by the ``alembic`` command in a checkout
+(the URL comes from qdcat's configuration), and by the tests.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from qdcat.catalog.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _configure_and_run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    from qdcat.config import load_config
+
+    return load_config().database_url
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure_and_run(connection)
+        return
+    from qdcat.catalog.db import make_engine
+
+    engine = make_engine(_url())
+    with engine.begin() as conn:
+        _configure_and_run(conn)
+    engine.dispose()
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

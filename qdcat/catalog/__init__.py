@@ -1,0 +1,1 @@
+"""The relational catalog: models, database access and the Python API."""

@@ -1,0 +1,147 @@
+"""Database engines, sessions and the schema-version gate.
+
+The app never creates tables itself: the schema is owned by the Alembic
+revisions in ``migrations/`` and every engine handed out by :func:`connect` has
+been checked to be at the head revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from qdcat.errors import CatalogNotFoundError, ConfigError, SchemaOutdatedError
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic revisions are: inside an installed wheel or at the repo top."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_migrations", here.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise ConfigError(f"qdcat's migrations are missing (looked in {here}); reinstall qdcat")
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # Foreign keys are off by default in SQLite; without them RESTRICT means nothing.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets readers proceed while one writer (an ingest, a job) commits.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """An engine with qdcat's per-backend settings, not yet schema-checked."""
+    if database_url.startswith("sqlite"):
+        db = database_url.split("///", 1)[-1]
+        if db and db != ":memory:" and not Path(db).parent.is_dir():
+            raise CatalogNotFoundError(
+                f"catalog directory {Path(db).parent} does not exist; run `qdcat init` first"
+            )
+        engine = create_engine(database_url, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(database_url, **kwargs)
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(migrations_dir()))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise CatalogNotFoundError(
+            f"cannot open the catalog database {engine.url.render_as_string(hide_password=True)}: "
+            f"{exc.orig}; check QDCAT_DATABASE_URL or run `qdcat init`"
+        ) from exc
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse to work on a database whose schema is not at this qdcat's head."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        has_tables = bool(inspect(engine).get_table_names())
+        what = "has tables but no qdcat schema version" if has_tables else "is empty"
+        raise SchemaOutdatedError(
+            f"the catalog database {what}; run `qdcat db upgrade` (or `qdcat init`) to create the schema"
+        )
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(migrations_dir()))
+    try:
+        known = script.get_revision(current) is not None
+    except Exception:
+        known = False
+    if not known:
+        raise SchemaOutdatedError(
+            f"the catalog schema is at revision {current}, which this qdcat does not know "
+            f"(newest known: {head}); upgrade qdcat itself"
+        )
+    raise SchemaOutdatedError(
+        f"the catalog schema is at revision {current} but this qdcat needs {head}; run `qdcat db upgrade`"
+    )
+
+
+def alembic_config(database_url: str) -> Any:
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    # '%' is interpolation syntax in alembic's ini parser.
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` on the database behind ``engine``."""
+    from alembic import command
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    with factory() as session, session.begin():
+        yield session

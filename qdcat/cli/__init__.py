@@ -1,0 +1,488 @@
+"""The ``qdcat`` command line: thin commands over :mod:`qdcat.catalog.api`.
+
+Each noun is a sub-app; heavy imports (numpy, zarr, SQLAlchemy models) happen
+inside command bodies so ``qdcat --help`` stays fast. Every
+:class:`~qdcat.errors.QdcatError` becomes one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from qdcat.cli.output import pick_format, render_record, render_rows, say
+
+
+class _QdcatGroup(TyperGroup):
+    def invoke(self, ctx: Any) -> Any:
+        from qdcat.errors import QdcatError
+
+        try:
+            return super().invoke(ctx)
+        except QdcatError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; nothing half-written was kept", err=True)
+            raise typer.Exit(130) from None
+
+
+def _sub(name: str, help: str) -> typer.Typer:
+    sub = typer.Typer(name=name, help=help, no_args_is_help=True, pretty_exceptions_enable=False)
+    app.add_typer(sub)
+    return sub
+
+
+app = typer.Typer(
+    name="qdcat",
+    cls=_QdcatGroup,
+    help="A measurement catalog for single-quantum-dot spectroscopy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = _sub("db", "Database schema: upgrade, status.")
+sample_app = _sub("sample", "Samples (synthesis batches).")
+specimen_app = _sub("specimen", "Specimens (a sample on a substrate).")
+dot_app = _sub("dot", "Dots (single emitters on a specimen).")
+setup_app = _sub("setup", "Setups (instruments and their channel roles).")
+measurement_app = _sub("measurement", "Measurements and their raw data.")
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Catalog directory (default: $QDCAT_HOME or ~/.qdcat).",
+        envvar="QDCAT_HOME",
+        show_envvar=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
+
+
+@app.callback()
+def _root(ctx: typer.Context, home: HomeOpt = None) -> None:
+    ctx.obj = {"home": home}
+
+
+def _home(ctx: typer.Context) -> Path | None:
+    return ctx.find_root().obj.get("home") if ctx.find_root().obj else None
+
+
+def _catalog(ctx: typer.Context) -> Any:
+    from qdcat.catalog.api import open_catalog
+
+    return open_catalog(_home(ctx))
+
+
+# -- top level -------------------------------------------------------------
+@app.command()
+def init(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None, typer.Option(help="Database URL (default: SQLite file in the catalog directory).")
+    ] = None,
+    store_url: Annotated[
+        str | None, typer.Option(help="Store directory or fsspec URL (default: <home>/store).")
+    ] = None,
+) -> None:
+    """Create a catalog (directory, config file, schema, store), or bring it up to date."""
+    from qdcat.catalog.api import init_catalog
+
+    with init_catalog(_home(ctx), database_url=database_url, store_url=store_url) as cat:
+        d = cat.config.describe()
+        say(f"catalog ready in {d['home']}")
+        say(f"  database: {d['database_url']}")
+        say(f"  store:    {d['store_url']}")
+
+
+@app.command()
+def version() -> None:
+    """Print qdcat's version."""
+    from qdcat import __version__
+
+    typer.echo(__version__)
+
+
+@app.command()
+def gc(
+    ctx: typer.Context,
+    all_pending: Annotated[
+        bool, typer.Option(help="Also remove writes that may still be running (only when no ingest runs).")
+    ] = False,
+) -> None:
+    """Remove what interrupted ingests and deletions left in the store."""
+    with _catalog(ctx) as cat:
+        rep = cat.collect_garbage(all_pending=all_pending)
+    say(
+        f"removed {len(rep.removed_pending)} interrupted write(s), finished {len(rep.removed_deleting)} "
+        f"deletion(s), removed {len(rep.removed_orphans)} orphaned store group(s)"
+    )
+    if rep.kept_pending:
+        say(f"kept {len(rep.kept_pending)} pending write(s) that may still be running")
+
+
+@app.command()
+def fsck(
+    ctx: typer.Context,
+    checksums: Annotated[bool, typer.Option(help="Re-hash all raw data (slow).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check that every measurement's raw data is in the store (and intact)."""
+    with _catalog(ctx) as cat:
+        problems = cat.fsck(checksums=checksums)
+    if as_json:
+        render_rows([p.__dict__ for p in problems], pick_format(True, False))
+    elif problems:
+        render_rows([p.__dict__ for p in problems], pick_format(False, False), title="problems")
+    else:
+        say("catalog and store are consistent")
+    if problems:
+        raise typer.Exit(1)
+
+
+# -- db ----------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply schema migrations up to this qdcat's version."""
+    from qdcat.catalog import db
+    from qdcat.config import load_config
+
+    cfg = load_config(_home(ctx))
+    engine = db.make_engine(cfg.database_url)
+    try:
+        before = db.current_revision(engine)
+        db.upgrade(engine)
+        after = db.current_revision(engine)
+    finally:
+        engine.dispose()
+    say(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (already current)"))
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Where the catalog is, its schema revision and what it holds."""
+    from qdcat.catalog import db
+    from qdcat.config import load_config
+
+    cfg = load_config(_home(ctx))
+    engine = db.make_engine(cfg.database_url)
+    try:
+        rev = db.current_revision(engine)
+        info: dict[str, Any] = dict(cfg.describe())
+        info["schema_revision"] = rev
+        info["schema_head"] = db.head_revision()
+        info["schema_ok"] = rev == info["schema_head"]
+    finally:
+        engine.dispose()
+    if info["schema_ok"]:
+        with _catalog(ctx) as cat:
+            info.update({k: v for k, v in cat.status().items() if k not in info})
+    render_record(info, pick_format(as_json, False), title="qdcat catalog")
+    if not info["schema_ok"]:
+        say("schema is not current: run `qdcat db upgrade`")
+
+
+# -- samples -------------------------------------------------------------------
+@sample_app.command("add")
+def sample_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Unique sample name, e.g. InP-ZnSe-2026-03.")],
+    material: Annotated[str, typer.Option(help="Material system, e.g. InP/ZnSe.")],
+    core_diameter_nm: Annotated[float | None, typer.Option()] = None,
+    total_diameter_nm: Annotated[float | None, typer.Option()] = None,
+    synthesis_reference: Annotated[str | None, typer.Option()] = None,
+    synthesized_on: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    abs_max_nm: Annotated[float | None, typer.Option()] = None,
+    pl_peak_nm: Annotated[float | None, typer.Option()] = None,
+    pl_fwhm_nm: Annotated[float | None, typer.Option()] = None,
+    plqy_fraction: Annotated[float | None, typer.Option(help="Ensemble PL quantum yield, 0–1.")] = None,
+    decay_rate_solution_per_us: Annotated[float | None, typer.Option()] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a sample (one synthesis batch)."""
+    with _catalog(ctx) as cat:
+        rec = cat.add_sample(
+            name,
+            material,
+            core_diameter_nm=core_diameter_nm,
+            total_diameter_nm=total_diameter_nm,
+            synthesis_reference=synthesis_reference,
+            synthesized_on=synthesized_on,
+            abs_max_nm=abs_max_nm,
+            pl_peak_nm=pl_peak_nm,
+            pl_fwhm_nm=pl_fwhm_nm,
+            plqy_fraction=plqy_fraction,
+            decay_rate_solution_per_us=decay_rate_solution_per_us,
+            notes=notes,
+        )
+    if as_json:
+        render_record(rec, pick_format(True, False))
+    else:
+        say(f"added sample {rec['name']} ({rec['material']})")
+
+
+@sample_app.command("list")
+def sample_list(ctx: typer.Context, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """List samples with their numbers of specimens, dots and measurements."""
+    with _catalog(ctx) as cat:
+        render_rows(cat.list_samples(), pick_format(as_json, as_csv), title="samples")
+
+
+@sample_app.command("show")
+def sample_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
+    """Show one sample."""
+    with _catalog(ctx) as cat:
+        render_record(cat.get_sample(name), pick_format(as_json, False), title=f"sample {name}")
+
+
+@sample_app.command("delete")
+def sample_delete(
+    ctx: typer.Context,
+    name: str,
+    force: Annotated[
+        bool, typer.Option(help="Also delete its specimens, dots, measurements and raw data.")
+    ] = False,
+) -> None:
+    """Delete a sample (refuses if it has data, unless --force)."""
+    with _catalog(ctx) as cat:
+        impact = cat.delete_sample(name, force=force)
+    say(
+        f"deleted sample {name} with {impact['specimens']} specimen(s), "
+        f"{impact['measurements']} measurement(s)"
+    )
+
+
+# -- specimens -------------------------------------------------------------------
+@specimen_app.command("add")
+def specimen_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Unique specimen name, e.g. the slide label.")],
+    sample: Annotated[str, typer.Option(help="Sample it was made from.")],
+    purpose: Annotated[str, typer.Option(help="single_dot (dilute) or ensemble (film).")] = "single_dot",
+    preparation_method: Annotated[str | None, typer.Option(help="e.g. drop-cast, spin-coat.")] = None,
+    concentration_nmol_l: Annotated[float | None, typer.Option()] = None,
+    solvent: Annotated[str | None, typer.Option()] = None,
+    substrate: Annotated[str | None, typer.Option()] = None,
+    surface_density_per_um2: Annotated[float | None, typer.Option()] = None,
+    prepared_on: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add a specimen (a sample on a substrate)."""
+    with _catalog(ctx) as cat:
+        rec = cat.add_specimen(
+            name,
+            sample,
+            purpose=purpose,
+            preparation_method=preparation_method,
+            concentration_nmol_l=concentration_nmol_l,
+            solvent=solvent,
+            substrate=substrate,
+            surface_density_per_um2=surface_density_per_um2,
+            prepared_on=prepared_on,
+            notes=notes,
+        )
+    say(f"added specimen {rec['name']} of sample {rec['sample']} ({rec['purpose']})")
+
+
+@specimen_app.command("list")
+def specimen_list(
+    ctx: typer.Context,
+    sample: Annotated[str | None, typer.Option(help="Only this sample's specimens.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """List specimens."""
+    with _catalog(ctx) as cat:
+        render_rows(cat.list_specimens(sample), pick_format(as_json, as_csv), title="specimens")
+
+
+@specimen_app.command("delete")
+def specimen_delete(
+    ctx: typer.Context,
+    name: str,
+    force: Annotated[bool, typer.Option(help="Also delete its dots, measurements and raw data.")] = False,
+) -> None:
+    """Delete a specimen (refuses if it has dots or data, unless --force)."""
+    with _catalog(ctx) as cat:
+        impact = cat.delete_specimen(name, force=force)
+    say(f"deleted specimen {name} with {impact['dots']} dot(s), {impact['measurements']} measurement(s)")
+
+
+# -- dots --------------------------------------------------------------------------
+@dot_app.command("add")
+def dot_add(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Dot label, unique on its specimen.")],
+    x_um: Annotated[float, typer.Argument(help="Stage x position, µm.")],
+    y_um: Annotated[float, typer.Argument(help="Stage y position, µm.")],
+    specimen: Annotated[str, typer.Option(help="Specimen the dot is on.")],
+    z_um: Annotated[float | None, typer.Option()] = None,
+    marker_label: Annotated[str | None, typer.Option(help="Nearest marker.")] = None,
+    marker_dx_um: Annotated[float | None, typer.Option()] = None,
+    marker_dy_um: Annotated[float | None, typer.Option()] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add one dot at a stage position."""
+    with _catalog(ctx) as cat:
+        rec = cat.add_dot(
+            specimen,
+            label,
+            x_um,
+            y_um,
+            z_um=z_um,
+            marker_label=marker_label,
+            marker_dx_um=marker_dx_um,
+            marker_dy_um=marker_dy_um,
+            notes=notes,
+        )
+    say(f"added dot {rec['label']} on {rec['specimen']} at ({rec['x_um']:g}, {rec['y_um']:g}) µm")
+
+
+@dot_app.command("import")
+def dot_import(
+    ctx: typer.Context,
+    csv_file: Annotated[
+        Path, typer.Argument(help="CSV with header label,x_um,y_um[,z_um,marker_label,...].")
+    ],
+    specimen: Annotated[str, typer.Option(help="Specimen the dots are on.")],
+    skip_existing: Annotated[bool, typer.Option(help="Skip labels already on the specimen.")] = False,
+) -> None:
+    """Import dots from a CSV file, all or nothing."""
+    with _catalog(ctx) as cat:
+        res = cat.import_dots_csv(specimen, csv_file, skip_existing=skip_existing)
+    say(
+        f"imported {res['added']} dot(s) onto {specimen}"
+        + (f", skipped {res['skipped']}" if res["skipped"] else "")
+    )
+
+
+@dot_app.command("list")
+def dot_list(
+    ctx: typer.Context,
+    specimen: Annotated[str | None, typer.Option()] = None,
+    sample: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """List dots."""
+    with _catalog(ctx) as cat:
+        render_rows(
+            cat.list_dots(specimen=specimen, sample=sample), pick_format(as_json, as_csv), title="dots"
+        )
+
+
+@dot_app.command("delete")
+def dot_delete(
+    ctx: typer.Context,
+    label: str,
+    specimen: Annotated[str, typer.Option()],
+    force: Annotated[bool, typer.Option(help="Also delete its measurements and raw data.")] = False,
+) -> None:
+    """Delete a dot (refuses if it has measurements, unless --force)."""
+    with _catalog(ctx) as cat:
+        res = cat.delete_dot(specimen, label, force=force)
+    say(f"deleted dot {label} on {specimen} with {res['measurements']} measurement(s)")
+
+
+# -- setups ---------------------------------------------------------------------------
+@setup_app.command("add")
+def setup_add(
+    ctx: typer.Context,
+    name: str,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--channel",
+            help="CHANNEL=ROLE[:DETECTOR], repeatable; roles: hbt_a, hbt_b, sync, marker, detector.",
+        ),
+    ] = None,
+    time_tagger_model: Annotated[str | None, typer.Option()] = None,
+    time_tagger_resolution_ps: Annotated[float | None, typer.Option()] = None,
+    spectrometer: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Register a setup and which time-tagger input is which detector."""
+    from qdcat.errors import InvalidValueError
+
+    channels: dict[int, tuple[str, str | None]] = {}
+    for spec in channel or []:
+        ch, sep, rest = spec.partition("=")
+        if not sep or not ch.strip().isdigit():
+            raise InvalidValueError(f"--channel {spec!r} must look like 0=hbt_a or 2=sync:laser")
+        role, _, detector = rest.partition(":")
+        if int(ch) in channels:
+            raise InvalidValueError(f"channel {ch} given twice")
+        channels[int(ch)] = (role, detector or None)
+    with _catalog(ctx) as cat:
+        rec = cat.add_setup(
+            name,
+            channels=channels,
+            time_tagger_model=time_tagger_model,
+            time_tagger_resolution_ps=time_tagger_resolution_ps,
+            spectrometer=spectrometer,
+            description=description,
+        )
+    say(f"added setup {rec['name']} with {len(rec['channels'])} channel(s)")
+
+
+@setup_app.command("list")
+def setup_list(ctx: typer.Context, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """List setups."""
+    with _catalog(ctx) as cat:
+        render_rows(cat.list_setups(), pick_format(as_json, as_csv), title="setups")
+
+
+@setup_app.command("show")
+def setup_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
+    """Show one setup with its channel map."""
+    with _catalog(ctx) as cat:
+        render_record(cat.get_setup(name), pick_format(as_json, False), title=f"setup {name}")
+
+
+# -- measurements --------------------------------------------------------------------------
+@measurement_app.command("list")
+def measurement_list(
+    ctx: typer.Context,
+    sample: Annotated[str | None, typer.Option()] = None,
+    specimen: Annotated[str | None, typer.Option()] = None,
+    dot: Annotated[str | None, typer.Option(help="Dot label (needs --specimen).")] = None,
+    kind: Annotated[str | None, typer.Option(help="e.g. g2_cw, decay, spectrum, intensity_trace.")] = None,
+    limit: Annotated[int | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """List measurements."""
+    with _catalog(ctx) as cat:
+        rows = cat.list_measurements(sample=sample, specimen=specimen, dot=dot, kind=kind, limit=limit)
+        render_rows(rows, pick_format(as_json, as_csv), title="measurements")
+
+
+@measurement_app.command("show")
+def measurement_show(ctx: typer.Context, measurement_id: int, as_json: JsonOpt = False) -> None:
+    """Show one measurement: where, settings, raw data and checksums."""
+    with _catalog(ctx) as cat:
+        render_record(
+            cat.get_measurement(measurement_id),
+            pick_format(as_json, False),
+            title=f"measurement {measurement_id}",
+        )
+
+
+@measurement_app.command("delete")
+def measurement_delete(ctx: typer.Context, measurement_id: int) -> None:
+    """Delete a measurement, its analysis results and its raw data."""
+    with _catalog(ctx) as cat:
+        cat.delete_measurement(measurement_id)
+    say(f"deleted measurement {measurement_id}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

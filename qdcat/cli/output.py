@@ -1,0 +1,97 @@
+"""Rendering for the CLI: rich tables for people, JSON and CSV for scripts."""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class Format(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def pick_format(as_json: bool, as_csv: bool) -> Format:
+    if as_json and as_csv:
+        from qdcat.errors import InvalidValueError
+
+        raise InvalidValueError("choose one of --json and --csv")
+    return Format.JSON if as_json else Format.CSV if as_csv else Format.TABLE
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, Mapping | list):
+        return json.dumps(v, default=str)
+    return str(v)
+
+
+def render_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, *, title: str | None = None) -> None:
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(list(rows), indent=2, default=str) + "\n")
+        return
+    columns: list[str] = []
+    for r in rows:
+        columns.extend(k for k in r if k not in columns)
+    if fmt is Format.CSV:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        for r in rows:
+            w.writerow([_cell(r.get(c)) for c in columns])
+        sys.stdout.write(buf.getvalue())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not rows:
+        console.print(f"[dim]no {title or 'rows'}[/dim]")
+        return
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*[_cell(r.get(c)) for c in columns])
+    console.print(table)
+
+
+def render_record(rec: Mapping[str, Any], fmt: Format, *, title: str | None = None) -> None:
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(rec, indent=2, default=str) + "\n")
+        return
+    if fmt is Format.CSV:
+        render_rows([{k: v for k, v in rec.items() if not isinstance(v, list)}], fmt)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for k, v in rec.items():
+        if isinstance(v, Mapping):
+            table.add_row(k, "")
+            for k2, v2 in v.items():
+                table.add_row(f"  {k2}", _cell(v2))
+        elif isinstance(v, list) and v and isinstance(v[0], Mapping):
+            table.add_row(k, "; ".join(", ".join(_cell(x) for x in item.values()) for item in v))
+        else:
+            table.add_row(k, _cell(v))
+    Console().print(table)
+
+
+def say(message: str) -> None:
+    """A short confirmation for people, on stderr so stdout stays machine-readable."""
+    from rich.console import Console
+
+    Console(stderr=True).print(message)
