@@ -92,12 +92,12 @@ def normalize_database_url(url: str, *, base: Path | None = None) -> str:
         return parsed.render_as_string(hide_password=False)
     if backend == "sqlite":
         db = parsed.database
-        if db and db != ":memory:" and not db.startswith("file:"):
-            path = Path(db).expanduser()
-            if not path.is_absolute():
-                path = (base or Path.cwd()) / path
-            parsed = parsed.set(database=str(path.resolve()))
-        return parsed.render_as_string(hide_password=False)
+        if not db or db == ":memory:" or db.startswith("file:") or parsed.query:
+            return url
+        path = Path(db).expanduser()
+        if not path.is_absolute():
+            path = (base or Path.cwd()) / path
+        return f"{parsed.drivername}:///{path.resolve()}"
     raise ConfigError(
         f"database backend {backend!r} is not supported; qdcat runs on SQLite (the default) "
         "or PostgreSQL (set QDCAT_DATABASE_URL=postgresql://user@host:5432/dbname)"

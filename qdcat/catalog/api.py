@@ -1247,7 +1247,7 @@ class Catalog:
             known = set(s.scalars(select(RawAsset.store_path)))
         orphans = []
         for key in self.store.list_keys("raw"):
-            if key in known or key.endswith("zarr.json"):
+            if key in known:
                 continue
             if all_pending or self._store_age(key) > pending_grace:
                 self.store.delete(key)
@@ -1293,7 +1293,7 @@ class Catalog:
                     problems.append(FsckProblem(mid, key, str(exc)))
         known = {a[1] for a in assets}
         for key in self.store.list_keys("raw"):
-            if key not in known and not key.endswith("zarr.json"):
+            if key not in known:
                 problems.append(
                     FsckProblem(None, key, "store data with no catalog row (`qdcat gc` removes it)")
                 )

@@ -35,6 +35,19 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+_KEY_COLUMNS = {"id", "name", "label", "sample", "specimen", "dot", "kind", "setup"}
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        # Piped or captured: no terminal width to respect, so do not squeeze.
+        console = Console(stderr=stderr, width=200)
+    return console
+
+
 def render_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, *, title: str | None = None) -> None:
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(list(rows), indent=2, default=str) + "\n")
@@ -50,16 +63,16 @@ def render_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, *, title: str | 
             w.writerow([_cell(r.get(c)) for c in columns])
         sys.stdout.write(buf.getvalue())
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     if not rows:
         console.print(f"[dim]no {title or 'rows'}[/dim]")
         return
     table = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:
-        table.add_column(c, overflow="fold")
+        # Names are what people read and copy: never break them.
+        table.add_column(c, overflow="fold", no_wrap=c in _KEY_COLUMNS)
     for r in rows:
         table.add_row(*[_cell(r.get(c)) for c in columns])
     console.print(table)
@@ -72,7 +85,6 @@ def render_record(rec: Mapping[str, Any], fmt: Format, *, title: str | None = No
     if fmt is Format.CSV:
         render_rows([{k: v for k, v in rec.items() if not isinstance(v, list)}], fmt)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_header=False, box=None, pad_edge=False)
@@ -87,11 +99,9 @@ def render_record(rec: Mapping[str, Any], fmt: Format, *, title: str | None = No
             table.add_row(k, "; ".join(", ".join(_cell(x) for x in item.values()) for item in v))
         else:
             table.add_row(k, _cell(v))
-    Console().print(table)
+    _console().print(table)
 
 
 def say(message: str) -> None:
     """A short confirmation for people, on stderr so stdout stays machine-readable."""
-    from rich.console import Console
-
-    Console(stderr=True).print(message)
+    _console(stderr=True).print(message, markup=False, highlight=False)

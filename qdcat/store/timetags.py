@@ -182,6 +182,8 @@ class TimeTagStore:
         out = []
         for p in self._fs.ls(base, detail=False):
             p = p.rstrip("/")
+            if p.endswith("zarr.json"):  # the parent group's own metadata
+                continue
             out.append(p[len(root) :] if p.startswith(root) else f"{prefix}/{p.rsplit('/', 1)[-1]}")
         return sorted(out)
 
@@ -336,13 +338,16 @@ class TimeTagStore:
 
         group = self._open_committed(key)
         meta = group.attrs["qdcat"]
-        if meta.get("kind") == "timetags":
-            digests = self.open_timetags(key).compute_digests()
-        else:
-            digests = {
-                name: hashlib.sha256(_le_bytes(np.asarray(arr[:]))).hexdigest()
-                for name, arr in group.arrays()
-            }
+        try:
+            if meta.get("kind") == "timetags":
+                digests = self.open_timetags(key).compute_digests()
+            else:
+                digests = {
+                    name: hashlib.sha256(_le_bytes(np.asarray(arr[:]))).hexdigest()
+                    for name, arr in group.arrays()
+                }
+        except StoreError as exc:
+            raise IntegrityError(str(exc)) from exc
         actual = combine_digests(digests)
         expected = expected_sha256 or meta.get("data_sha256")
         if expected is not None and actual != expected:
@@ -599,7 +604,14 @@ class TimeTagReader:
         return self.event_count
 
     def _read(self, start: int, stop: int, fields: tuple[str, ...]) -> TimeTagChunk:
-        got = {name: np.asarray(self._arrays[name][start:stop]) for name in fields}
+        try:
+            got = {name: np.asarray(self._arrays[name][start:stop]) for name in fields}
+        except (RuntimeError, ValueError, OSError) as exc:
+            # A chunk that does not decode: the bytes in the store were damaged.
+            raise StoreError(
+                f"stored data at {self.key} cannot be read (events {start}–{stop}): {exc}; "
+                "the store was modified or damaged; restore it from backup"
+            ) from exc
         return TimeTagChunk(
             start=start,
             timestamps_ps=got.get("timestamps_ps", np.empty(0, np.int64)),
