@@ -102,6 +102,42 @@ def init(
 
 
 @app.command()
+def demo(
+    home: Annotated[Path, typer.Option(help="Where to build the demo catalog (recreated each run).")] = Path(
+        "qdcat-demo"
+    ),
+    dots: Annotated[int, typer.Option(help="Number of dots.")] = 72,
+) -> None:
+    """Build a demo catalog on the embedded default (SQLite + local zarr) and check it."""
+    from rich.progress import Progress
+
+    from qdcat.cli.output import render_rows
+    from qdcat.demo import run_demo
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("recording dots", total=dots)
+
+        def progress(_: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        res = run_demo(home, n_dots=dots, progress=progress)
+    from qdcat.catalog.api import open_catalog
+
+    with open_catalog(res.home) as cat:
+        render_rows(cat.list_samples(), pick_format(False, False), title="samples")
+        render_rows(cat.list_measurements(limit=6), pick_format(False, False), title="first measurements")
+    say(
+        f"{res.measurements} measurements on {res.dots} dots, {res.events:,} photon events stored in "
+        f"{res.stored_bytes / 1e6:.1f} MB ({res.stored_bytes / max(res.events, 1):.2f} bytes/event incl. spectra)"
+    )
+    say("fsck: catalog and store consistent" if res.problems == 0 else f"fsck: {res.problems} problem(s)!")
+    say(f"catalog: {res.home}  (try: qdcat --home {res.home} measurement list)")
+    say(f"done in {res.seconds:.1f} s")
+    if res.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
 def version() -> None:
     """Print qdcat's version."""
     from qdcat import __version__
