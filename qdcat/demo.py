@@ -129,7 +129,9 @@ def run_demo(
                 dot=label,
                 setup="micro-PL",
                 duration_s=acquisition_s,
-                settings=SettingsSpec(excitation_wavelength_nm=445, excitation_mode="cw", intensity_w_cm2=200),
+                settings=SettingsSpec(
+                    excitation_wavelength_nm=445, excitation_mode="cw", intensity_w_cm2=200
+                ),
             )
             with cat.new_timetag_measurement(spec, resolution_ps=1) as w:
                 w.append(t, ch)

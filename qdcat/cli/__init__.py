@@ -128,7 +128,8 @@ def demo(
         render_rows(cat.list_measurements(limit=6), pick_format(False, False), title="first measurements")
     say(
         f"{res.measurements} measurements on {res.dots} dots, {res.events:,} photon events stored in "
-        f"{res.stored_bytes / 1e6:.1f} MB ({res.stored_bytes / max(res.events, 1):.2f} bytes/event incl. spectra)"
+        f"{res.stored_bytes / 1e6:.1f} MB "
+        f"({res.stored_bytes / max(res.events, 1):.2f} bytes/event incl. spectra)"
     )
     say("fsck: catalog and store consistent" if res.problems == 0 else f"fsck: {res.problems} problem(s)!")
     say(f"catalog: {res.home}  (try: qdcat --home {res.home} measurement list)")
