@@ -45,3 +45,12 @@ class StoreError(QdcatError):
 
 class IntegrityError(StoreError):
     """Stored data do not match the checksum recorded in the catalog."""
+
+
+class ReaderError(QdcatError):
+    """An instrument file is truncated, corrupt or of an unsupported kind."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

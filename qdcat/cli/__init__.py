@@ -183,6 +183,115 @@ def fsck(
         raise typer.Exit(1)
 
 
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Instrument files (.ptu .ht3 .pt3 .t3r .spc .h5 .csv).")
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="Session manifest (CSV or TOML) mapping each file to where it belongs."),
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="Measurement kind, e.g. g2_cw, decay, spectrum.")] = None,
+    specimen: Annotated[str | None, typer.Option()] = None,
+    dot: Annotated[str | None, typer.Option(help="Dot label on the specimen.")] = None,
+    setup: Annotated[str | None, typer.Option(help="Setup whose channel map applies.")] = None,
+    excitation_wavelength_nm: Annotated[float | None, typer.Option()] = None,
+    excitation_mode: Annotated[str | None, typer.Option(help="cw or pulsed.")] = None,
+    repetition_rate_mhz: Annotated[float | None, typer.Option()] = None,
+    intensity_w_cm2: Annotated[float | None, typer.Option()] = None,
+    temperature_k: Annotated[float | None, typer.Option()] = None,
+    integration_time_s: Annotated[float | None, typer.Option()] = None,
+    operator: Annotated[str | None, typer.Option()] = None,
+    series_name: Annotated[str | None, typer.Option()] = None,
+    series_index: Annotated[int | None, typer.Option()] = None,
+    set_file: Annotated[Path | None, typer.Option(help="Becker & Hickl .set file for an .spc.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest instrument files (or a session manifest) into the catalog; re-ingest is a no-op."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from qdcat.errors import InvalidValueError
+    from qdcat.ingest.pipeline import IngestItem, ingest_many, read_manifest
+
+    if manifest is not None:
+        if files:
+            raise InvalidValueError("give files or --manifest, not both")
+        items = read_manifest(manifest)
+    else:
+        if not files:
+            raise InvalidValueError("nothing to ingest: give files, or --manifest SESSION.csv")
+        if not kind or not specimen:
+            raise InvalidValueError("--kind and --specimen are needed for files given on the command line")
+        settings = {
+            k: v
+            for k, v in {
+                "excitation_wavelength_nm": excitation_wavelength_nm,
+                "excitation_mode": excitation_mode,
+                "repetition_rate_mhz": repetition_rate_mhz,
+                "intensity_w_cm2": intensity_w_cm2,
+                "temperature_k": temperature_k,
+                "integration_time_s": integration_time_s,
+            }.items()
+            if v is not None
+        }
+        items = [
+            IngestItem(
+                path=f,
+                kind=kind,
+                specimen=specimen,
+                dot=dot,
+                setup=setup,
+                settings=settings,
+                operator=operator,
+                series_name=series_name,
+                series_index=series_index,
+                set_file=set_file,
+            )
+            for f in files
+        ]
+    with _catalog(ctx) as cat:
+        cat.collect_garbage()  # leftovers of an ingest that was killed on this host
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[ev]}"),
+        )
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("ingesting", total=len(items), ev="")
+            state = {"events": 0}
+
+            def on_file(item: IngestItem) -> None:
+                bar.update(task, description=f"ingesting {item.path.name}")
+
+            def on_events(n: int) -> None:
+                state["events"] += n
+                bar.update(task, ev=f"{state['events']:,} events")
+
+            outcomes = []
+            for item in items:
+                on_file(item)
+                outcomes.extend(ingest_many(cat, [item], on_events=on_events))
+                bar.advance(task)
+    rows = [
+        {
+            "file": str(o.path.name),
+            "status": o.status,
+            "measurement": o.measurement_id,
+            "events": o.events,
+            "message": o.message,
+        }
+        for o in outcomes
+    ]
+    render_rows(rows, pick_format(as_json, False), title="ingest")
+    n = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "skipped", "failed")}
+    say(f"{n['ingested']} ingested, {n['skipped']} skipped (already in the catalog), {n['failed']} failed")
+    if n["failed"]:
+        raise typer.Exit(1)
+
+
 # -- db ----------------------------------------------------------------------
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:

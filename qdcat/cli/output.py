@@ -25,7 +25,14 @@ def pick_format(as_json: bool, as_csv: bool) -> Format:
     return Format.JSON if as_json else Format.CSV if as_csv else Format.TABLE
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any) -> Any:
+    """Cell text, never parsed as rich markup ("[True, False]" must print as is)."""
+    from rich.text import Text
+
+    return Text(_text(v))
+
+
+def _text(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
@@ -60,7 +67,7 @@ def render_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, *, title: str | 
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(columns)
         for r in rows:
-            w.writerow([_cell(r.get(c)) for c in columns])
+            w.writerow([_text(r.get(c)) for c in columns])
         sys.stdout.write(buf.getvalue())
         return
     from rich.table import Table
@@ -96,7 +103,7 @@ def render_record(rec: Mapping[str, Any], fmt: Format, *, title: str | None = No
             for k2, v2 in v.items():
                 table.add_row(f"  {k2}", _cell(v2))
         elif isinstance(v, list) and v and isinstance(v[0], Mapping):
-            table.add_row(k, "; ".join(", ".join(_cell(x) for x in item.values()) for item in v))
+            table.add_row(k, _cell("; ".join(", ".join(_text(x) for x in item.values()) for item in v)))
         else:
             table.add_row(k, _cell(v))
     _console().print(table)
