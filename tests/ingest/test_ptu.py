@@ -68,7 +68,7 @@ def test_block_size_does_not_change_the_result(shared_timetags: Path) -> None:
 def test_t2_overflow_counts_and_sync_records_exact(shared_timetags: Path) -> None:
     """Overflow records with counts 1, 127, 128, 5000, 2^25+3 and sync records (edge-cases/README)."""
     exp = np.load(shared_timetags / "edge-cases" / "t2_gaps_sync_expected.npz")
-    header, t, c, _ = _decode(shared_timetags / "edge-cases" / "t2_gaps_sync.ptu")
+    _, t, c, _ = _decode(shared_timetags / "edge-cases" / "t2_gaps_sync.ptu")
     assert np.array_equal(t, exp["times_ps"])
     expected_channels = np.where(exp["channels"] < 0, 64, exp["channels"]).astype(np.uint8)
     assert np.array_equal(c, expected_channels)
@@ -122,7 +122,7 @@ def test_truncated_and_foreign_files(shared_timetags: Path, tmp_path: Path) -> N
         open_ptu(cut)
     half_header = tmp_path / "half.ptu"
     half_header.write_bytes(data[:1500])
-    with pytest.raises(ReaderError, match="half.ptu"):
+    with pytest.raises(ReaderError, match=r"half\.ptu"):
         open_ptu(half_header)
     junk = tmp_path / "junk.ptu"
     junk.write_bytes(np.random.default_rng(0).bytes(4096))
