@@ -26,7 +26,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -1355,13 +1354,10 @@ class TimeTagIngest:
     def event_count(self) -> int:
         return self._writer.event_count if self._writer else 0
 
-    def __enter__(self) -> TimeTagIngest:
-        return self
+    def channel_counts(self) -> np.ndarray:
+        assert self._writer is not None
+        return self._writer.channel_counts()
 
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
 
 def _jsonable(value: Any) -> Any:

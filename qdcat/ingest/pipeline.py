@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from qdcat._kernels.counting import channel_histogram
 from qdcat.catalog.api import (
     AlreadyIngestedError,
     Catalog,
@@ -269,7 +268,6 @@ def ingest_file(
     settings = _settings_for(item, header)
     spec = _spec(item, settings, _file_start_time(header), header.acquisition_s)
     t3 = header.mode == "T3"
-    counts = np.zeros(256, np.int64)
     with cat.new_timetag_measurement(
         spec,
         resolution_ps=header.resolution_ps,
@@ -280,9 +278,9 @@ def ingest_file(
     ) as w:
         for block in src.iter_blocks(block_records):
             w.append(block.timestamps_ps, block.channels, block.nanotimes if t3 else None)
-            channel_histogram(block.channels, counts)
             if on_events:
                 on_events(len(block))
+        counts = w.channel_counts()
         _check_channels(path, counts, roles, item.setup, kind)
     return IngestOutcome(
         path, "ingested", w.measurement_id, int(counts.sum()), f"{header.format} {header.mode}"

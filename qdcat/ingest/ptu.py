@@ -77,7 +77,11 @@ class PtuSource:
                 global_res_s = float(f.global_resolution)
                 tcspc_res_s = float(f.tcspc_resolution) if f.tcspc_resolution else None
                 syncrate = float(f.syncrate) if f.syncrate else None
-                acq_s = float(f.acquisition_time) if f.acquisition_time else None
+                # Not f.acquisition_time: ptufile computes it by decoding every
+                # record (a second pass over a 10^9-event file, and subject to its
+                # T2 overflow bug). The tags say how long the acquisition ran.
+                stop_ms = tags.get("TTResult_StopAfter") or tags.get("MeasDesc_AcquisitionTime")
+                acq_s = float(stop_ms) * 1e-3 if stop_ms else None
         except FileNotFoundError as exc:
             raise ReaderError(self.path, "file not found") from exc
         except Exception as exc:

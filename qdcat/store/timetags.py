@@ -456,6 +456,12 @@ class TimeTagWriter:
     def event_count(self) -> int:
         return self._written + self._fill
 
+    def channel_counts(self) -> np.ndarray:
+        """Events per channel so far (length 256), for checks before commit."""
+        counts = self._chan_counts.copy()
+        channel_histogram(self._buf["channels"][: self._fill], counts)
+        return counts
+
     def append(
         self,
         timestamps_ps: np.ndarray,
