@@ -133,7 +133,11 @@ def hydraharp_t3(records, ofl, version1, out_t, out_c, out_n):  # type: ignore[n
         nsync = rec & 0x3FF
         if special:
             if chan == 0x3F:
-                if version1 or nsync == 0:
+                # v2 files carry the overflow count in nsync (0 meaning 1). True v1
+                # files always write 0 there, so the same rule reads them; and
+                # SymPhoTime writes counts into files labelled v1 (seen in HT3:
+                # ingest/legacy.py), which the v1 "always one" rule would compress.
+                if nsync == 0:
                     ofl += np.int64(1024)
                 else:
                     ofl += np.int64(1024) * nsync

@@ -1359,7 +1359,6 @@ class TimeTagIngest:
         return self._writer.channel_counts()
 
 
-
 def _jsonable(value: Any) -> Any:
     """Header tags come as numpy scalars, bytes, datetimes: make them JSON."""
     if isinstance(value, Mapping):

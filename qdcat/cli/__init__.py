@@ -207,6 +207,10 @@ def ingest(
     series_name: Annotated[str | None, typer.Option()] = None,
     series_index: Annotated[int | None, typer.Option()] = None,
     set_file: Annotated[Path | None, typer.Option(help="Becker & Hickl .set file for an .spc.")] = None,
+    register: Annotated[
+        Path | None,
+        typer.Option(help="session.toml: first add the samples, specimens, dots and setups it lists."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest instrument files (or a session manifest) into the catalog; re-ingest is a no-op."""
@@ -253,6 +257,11 @@ def ingest(
         ]
     with _catalog(ctx) as cat:
         cat.collect_garbage()  # leftovers of an ingest that was killed on this host
+        if register is not None:
+            from qdcat.session import register_session
+
+            added = register_session(cat, register)
+            say("registered " + ", ".join(f"{v} {k}" for k, v in added.items()))
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -290,6 +299,59 @@ def ingest(
     say(f"{n['ingested']} ingested, {n['skipped']} skipped (already in the catalog), {n['failed']} failed")
     if n["failed"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Argument(help="New folder for the simulated session.")],
+    quick: Annotated[bool, typer.Option(help="A few dots, short acquisitions (seconds to run).")] = False,
+    dots: Annotated[int | None, typer.Option(help="Dots of the main sample (default 72; quick: 6).")] = None,
+    seed: Annotated[int, typer.Option()] = 2026,
+) -> None:
+    """Simulate a single-dot study as a session folder of real-format files, a manifest and the truth."""
+    from dataclasses import replace
+
+    from rich.progress import Progress
+
+    from qdcat.session import SessionPlan, write_session
+
+    plan = SessionPlan.quick(dots or 6, seed) if quick else SessionPlan(seed=seed)
+    if dots is not None and not quick:
+        k = min(dots, 25)
+        plan = replace(
+            plan,
+            n_dots=dots,
+            n_g2_dots=min(dots, 70),
+            n_lifetime_dots=k,
+            n_blinking_dots=k,
+            n_pulsed_g2_dots=min(dots, 5),
+            n_second_sample_dots=k,
+        )
+    with Progress(transient=True) as bar:
+        task = bar.add_task("simulating", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        res = write_session(out, plan, progress=progress)
+    say(f"wrote {res.files} files ({res.events:,} photon events) to {res.folder}")
+    say("truth: truth_dots.csv, truth.json; to put it in the catalog:")
+    say(f"  qdcat ingest --manifest {res.manifest} --register {res.session_toml}")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    measurement_id: Annotated[int, typer.Argument(help="Measurement to export.")],
+    out: Annotated[Path, typer.Argument(help="Photon-HDF5 file to write (.h5).")],
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """Export a measurement's time tags to Photon-HDF5 (validated with phconvert)."""
+    from qdcat.ingest.export import export_photon_hdf5
+
+    with _catalog(ctx) as cat:
+        path = export_photon_hdf5(cat, measurement_id, out, overwrite=overwrite)
+    say(f"wrote {path} (Photon-HDF5, validated)")
 
 
 # -- db ----------------------------------------------------------------------

@@ -23,8 +23,8 @@ CHANNEL_A = 0
 CHANNEL_B = 1
 CHANNEL_SYNC = 64
 
-# Fit-for-purpose guard: beyond this the arrays no longer fit a workstation's memory.
-MAX_EVENTS = 2_000_000_000
+# Beyond this the arrays and their temporaries (~30 bytes per event) outgrow a workstation.
+MAX_EVENTS = 300_000_000
 
 
 # --------------------------------------------------------------------------- validation
@@ -52,13 +52,7 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise InvalidValueError(f"{name} must be a real number in {valid}, got {value!r}")
     v = float(value)
-    bad = (
-        not math.isfinite(v)
-        or v < lo
-        or v > hi
-        or (lo_open and v == lo)
-        or (hi_open and v == hi)
-    )
+    bad = not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi)
     if bad:
         raise InvalidValueError(f"{name} = {value!r} is out of range; it must be in {valid}")
     return v
@@ -80,7 +74,7 @@ def check_seed(seed: Any) -> int:
     return check_int("seed", seed, 0)
 
 
-def _set(obj: object, name: str, value: object) -> None:
+def set_field(obj: object, name: str, value: object) -> None:
     # Frozen dataclasses normalise their fields (e.g. numpy scalars to float) here only.
     object.__setattr__(obj, name, value)
 
@@ -105,7 +99,9 @@ def pump_rate_per_us(sigma_cm2: float, intensity_w_cm2: float, wavelength_nm: fl
     return sigma_cm2 * intensity_w_cm2 / photon_energy_j(wavelength_nm) * 1e-6
 
 
-def saturation_intensity_w_cm2(decay_rate_per_us: float, sigma_cm2: float, wavelength_nm: float = 445.0) -> float:
+def saturation_intensity_w_cm2(
+    decay_rate_per_us: float, sigma_cm2: float, wavelength_nm: float = 445.0
+) -> float:
     """Saturation intensity I_S = ħω_p·γ/σ in W/cm² (where w_p = γ)."""
     return photon_energy_j(wavelength_nm) * decay_rate_per_us * 1e6 / sigma_cm2
 
@@ -116,19 +112,23 @@ def power_law_mean(k: float, t_min: float, t_max: float) -> float:
     def integral(p: float) -> float:  # ∫ t^p dt over [t_min, t_max]
         if abs(p + 1.0) < 1e-12:
             return math.log(t_max / t_min)
-        return (t_max ** (p + 1.0) - t_min ** (p + 1.0)) / (p + 1.0)
+        return float((t_max ** (p + 1.0) - t_min ** (p + 1.0)) / (p + 1.0))
 
     return integral(1.0 - k) / integral(-k)
 
 
-def sample_power_law(rng: np.random.Generator, k: float, t_min: float, t_max: float, n: int) -> np.ndarray:
+def sample_power_law(
+    rng: np.random.Generator, k: float, t_min: float, t_max: float, n: int
+) -> npt.NDArray[np.float64]:
     """Inverse-CDF draws from the truncated power law P(t) ∝ t^-k on [t_min, t_max]."""
     u = rng.random(n)
     a = 1.0 - k
     if abs(a) < 1e-12:  # k = 1: log-uniform
-        return t_min * (t_max / t_min) ** u
+        t: npt.NDArray[np.float64] = t_min * (t_max / t_min) ** u
+        return t
     lo, hi = t_min**a, t_max**a
-    return (lo + u * (hi - lo)) ** (1.0 / a)
+    t = (lo + u * (hi - lo)) ** (1.0 / a)
+    return t
 
 
 # --------------------------------------------------------------------------- parameter dataclasses
@@ -151,10 +151,13 @@ class BlinkingParams:
     t_max_s: float = 100.0
 
     def __post_init__(self) -> None:
-        _set(self, "k_on", check_real("k_on", self.k_on, 0.0, 10.0, lo_open=True))
-        _set(self, "k_off", check_real("k_off", self.k_off, 0.0, 10.0, lo_open=True))
-        _set(self, "t_min_s", check_real("t_min_s", self.t_min_s, 0.0, 1e4, lo_open=True, unit="s"))
-        _set(self, "t_max_s", check_real("t_max_s", self.t_max_s, self.t_min_s, 1e6, lo_open=True, unit="s"))
+        set_field(self, "k_on", check_real("k_on", self.k_on, 0.0, 10.0, lo_open=True))
+        set_field(self, "k_off", check_real("k_off", self.k_off, 0.0, 10.0, lo_open=True))
+        # 1 µs floor: shorter dwells would collapse onto the same picosecond switching time.
+        set_field(self, "t_min_s", check_real("t_min_s", self.t_min_s, 1e-6, 1e4, unit="s"))
+        set_field(
+            self, "t_max_s", check_real("t_max_s", self.t_max_s, self.t_min_s, 1e6, lo_open=True, unit="s")
+        )
 
     @property
     def mean_on_s(self) -> float:
@@ -190,17 +193,23 @@ class DotParams:
     blinking: BlinkingParams | None = None
 
     def __post_init__(self) -> None:
-        _set(self, "lifetime_ns", check_real("lifetime_ns", self.lifetime_ns, 0.01, 1e5, unit="ns"))
-        _set(self, "quantum_yield", check_real("quantum_yield", self.quantum_yield, 0.0, 1.0, lo_open=True))
-        _set(self, "sigma_cm2", check_real("sigma_cm2", self.sigma_cm2, 0.0, 1e-10, lo_open=True, unit="cm²"))
-        _set(self, "center_nm", check_real("center_nm", self.center_nm, 200.0, 3000.0, unit="nm"))
-        _set(self, "fwhm_nm", check_real("fwhm_nm", self.fwhm_nm, 0.0, 500.0, lo_open=True, unit="nm"))
-        _set(
+        set_field(self, "lifetime_ns", check_real("lifetime_ns", self.lifetime_ns, 0.01, 1e5, unit="ns"))
+        set_field(
+            self, "quantum_yield", check_real("quantum_yield", self.quantum_yield, 0.0, 1.0, lo_open=True)
+        )
+        set_field(
+            self, "sigma_cm2", check_real("sigma_cm2", self.sigma_cm2, 0.0, 1e-10, lo_open=True, unit="cm²")
+        )
+        set_field(self, "center_nm", check_real("center_nm", self.center_nm, 200.0, 3000.0, unit="nm"))
+        set_field(self, "fwhm_nm", check_real("fwhm_nm", self.fwhm_nm, 0.0, 500.0, lo_open=True, unit="nm"))
+        set_field(
             self,
             "biexciton_rate_per_ns",
-            check_real("biexciton_rate_per_ns", self.biexciton_rate_per_ns, 0.0, 1e4, lo_open=True, unit="ns⁻¹"),
+            check_real(
+                "biexciton_rate_per_ns", self.biexciton_rate_per_ns, 0.0, 1e4, lo_open=True, unit="ns⁻¹"
+            ),
         )
-        _set(
+        set_field(
             self,
             "biexciton_quantum_yield",
             check_real("biexciton_quantum_yield", self.biexciton_quantum_yield, 0.0, 1.0),
@@ -239,12 +248,14 @@ class CwExcitation:
     wavelength_nm: float = 445.0
 
     def __post_init__(self) -> None:
-        _set(
+        set_field(
             self,
             "intensity_w_cm2",
             check_real("intensity_w_cm2", self.intensity_w_cm2, 0.0, 1e7, lo_open=True, unit="W/cm²"),
         )
-        _set(self, "wavelength_nm", check_real("wavelength_nm", self.wavelength_nm, 100.0, 10_000.0, unit="nm"))
+        set_field(
+            self, "wavelength_nm", check_real("wavelength_nm", self.wavelength_nm, 100.0, 10_000.0, unit="nm")
+        )
 
     @property
     def photon_energy_j(self) -> float:
@@ -262,32 +273,52 @@ class PulsedExcitation:
     fluence (``fluence_j_cm2``; then ⟨N⟩ = σ·fluence/ħω_p with each dot's own
     σ), not both; with neither, ⟨N⟩ = 1. The sync period is rounded to whole
     picoseconds (10 MHz → 100 000 ps) so that sync times are exact integers.
+    ``pulse_delay_ps`` is when the pulse reaches the dot after its sync tag
+    (cables, optical path): as on a real TCSPC setup the decay rises inside the
+    window (default 2 ns) instead of wrapping jittered early photons around to
+    the end of the previous period.
     """
 
     repetition_rate_mhz: float = 10.0
     mean_excitons: float | None = None
     fluence_j_cm2: float | None = None
     wavelength_nm: float = 445.0
+    pulse_delay_ps: float = 2000.0
 
     def __post_init__(self) -> None:
-        _set(
+        set_field(
             self,
             "repetition_rate_mhz",
-            check_real("repetition_rate_mhz", self.repetition_rate_mhz, 0.0, 1000.0, lo_open=True, unit="MHz"),
+            check_real(
+                "repetition_rate_mhz", self.repetition_rate_mhz, 0.0, 1000.0, lo_open=True, unit="MHz"
+            ),
         )
         if self.mean_excitons is not None and self.fluence_j_cm2 is not None:
             raise InvalidValueError(
                 "give either mean_excitons or fluence_j_cm2 for a PulsedExcitation, not both"
             )
         if self.mean_excitons is not None:
-            _set(self, "mean_excitons", check_real("mean_excitons", self.mean_excitons, 0.0, 100.0, lo_open=True))
+            set_field(
+                self,
+                "mean_excitons",
+                check_real("mean_excitons", self.mean_excitons, 0.0, 100.0, lo_open=True),
+            )
         if self.fluence_j_cm2 is not None:
-            _set(
+            set_field(
                 self,
                 "fluence_j_cm2",
                 check_real("fluence_j_cm2", self.fluence_j_cm2, 0.0, 1.0, lo_open=True, unit="J/cm²"),
             )
-        _set(self, "wavelength_nm", check_real("wavelength_nm", self.wavelength_nm, 100.0, 10_000.0, unit="nm"))
+        set_field(
+            self, "wavelength_nm", check_real("wavelength_nm", self.wavelength_nm, 100.0, 10_000.0, unit="nm")
+        )
+        set_field(
+            self,
+            "pulse_delay_ps",
+            check_real(
+                "pulse_delay_ps", self.pulse_delay_ps, 0.0, self.sync_period_ps, hi_open=True, unit="ps"
+            ),
+        )
 
     @property
     def sync_period_ps(self) -> int:
@@ -308,7 +339,8 @@ class Detection:
     (collection × transmission × detector efficiency). Timing jitter is
     Gaussian with the given FWHM; dead time is non-paralysable and per
     detector; background is Poisson per detector; ``delay_b_ps`` is the cable
-    delay of detector B, so the cw g2 dip sits at τ0 = delay_b_ps. Defaults:
+    delay of detector B, so the cw g2 dip sits at τ0 = delay_b_ps; ``fraction_a``
+    is the beamsplitter's share sent to A (0.5: the 50/50 HBT). Defaults:
     2 % efficiency (≈70 kcps total from the default dot at 100 W/cm²), 350 ps
     jitter and 22 ns dead time (a common SPAD), 500 cps background per detector
     (g2(0) ≈ 0.03 like the study's best dot), no delay.
@@ -325,12 +357,16 @@ class Detection:
     fraction_a: float = 0.5
 
     def __post_init__(self) -> None:
-        _set(self, "efficiency", check_real("efficiency", self.efficiency, 0.0, 1.0, lo_open=True))
+        set_field(self, "efficiency", check_real("efficiency", self.efficiency, 0.0, 1.0, lo_open=True))
         for name in ("jitter_a_fwhm_ps", "jitter_b_fwhm_ps"):
-            _set(self, name, check_real(name, getattr(self, name), 0.0, 1e6, unit="ps"))
+            set_field(self, name, check_real(name, getattr(self, name), 0.0, 1e6, unit="ps"))
         for name in ("dead_time_a_ns", "dead_time_b_ns"):
-            _set(self, name, check_real(name, getattr(self, name), 0.0, 1e6, unit="ns"))
+            set_field(self, name, check_real(name, getattr(self, name), 0.0, 1e6, unit="ns"))
         for name in ("background_a_cps", "background_b_cps"):
-            _set(self, name, check_real(name, getattr(self, name), 0.0, 1e8, unit="cps"))
-        _set(self, "delay_b_ps", check_real("delay_b_ps", self.delay_b_ps, -1e9, 1e9, unit="ps"))
-        _set(self, "fraction_a", check_real("fraction_a", self.fraction_a, 0.0, 1.0, lo_open=True, hi_open=True))
+            set_field(self, name, check_real(name, getattr(self, name), 0.0, 1e8, unit="cps"))
+        set_field(self, "delay_b_ps", check_real("delay_b_ps", self.delay_b_ps, -1e9, 1e9, unit="ps"))
+        set_field(
+            self,
+            "fraction_a",
+            check_real("fraction_a", self.fraction_a, 0.0, 1.0, lo_open=True, hi_open=True),
+        )

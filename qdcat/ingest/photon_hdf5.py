@@ -1,0 +1,531 @@
+"""Photon-HDF5: read single-spot files block by block, and write qdcat events as Photon-HDF5.
+
+Owns the mapping between Photon-HDF5's ``photon_data`` arrays and qdcat's event conventions
+(:mod:`qdcat.ingest.base`). Reading uses h5py alone; writing goes through phconvert, which validates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import uuid
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qdcat.errors import InvalidValueError, ReaderError
+from qdcat.ingest.base import DEFAULT_BLOCK_RECORDS, MARKER_BASE, EventBlock, FileHeader
+
+__all__ = ["MEASUREMENT_TYPE", "PhotonHDF5Source", "open_photon_hdf5", "write_photon_hdf5"]
+
+#: Written files say "generic": qdcat records channel roles per setup (``channel_roles``), not the
+#: spectral/polarization split the smFRET measurement types of Photon-HDF5 require.
+MEASUREMENT_TYPE = "generic"
+
+_USER = "user/qdcat"  # qdcat's own fields; the Photon-HDF5 spec leaves /user free-form
+_CHANNEL_CONVENTION = (
+    "detectors are qdcat channels: 0..63 detector inputs, 64 the sync, 64 + j marker bit j; "
+    "sync and marker events are stored as pseudo-detectors (as phconvert does for markers)"
+)
+_MAX_PS = float(2**63 - 1)
+_PHOTON_ARRAYS = ("timestamps", "detectors", "nanotimes", "particles")
+
+
+class PhotonHDF5Source:
+    """An opened single-spot Photon-HDF5 file; blocks are read from disk as they are asked for."""
+
+    def __init__(self, header: FileHeader, single_channel: int | None) -> None:
+        self.header = header
+        # Files without a detectors array hold one detector: its id, repeated, is the channel.
+        self._single_channel = single_channel
+
+    def __len__(self) -> int:
+        return int(self.header.n_records or 0)
+
+    def iter_blocks(self, block_records: int = DEFAULT_BLOCK_RECORDS) -> Iterator[EventBlock]:
+        """Read ``timestamps``/``detectors``/``nanotimes`` in slices of at most ``block_records``."""
+        if int(block_records) < 1:
+            raise InvalidValueError(f"block_records must be at least 1, not {block_records}")
+        step = int(block_records)
+        path = self.header.path
+        resolution_ps = self.header.resolution_ps
+        previous_ps = None
+        with _open_h5(path) as f:
+            group = f["photon_data"]
+            timestamps = group["timestamps"]
+            detectors = group.get("detectors")
+            nanotimes = group.get("nanotimes")
+            nanotime_dtype = _nanotime_dtype(nanotimes.dtype) if nanotimes is not None else None
+            for start in range(0, timestamps.shape[0], step):
+                stop = start + step
+                try:
+                    counts = np.asarray(timestamps[start:stop]).astype(np.int64)
+                    det = None if detectors is None else np.asarray(detectors[start:stop])
+                    nano = None if nanotimes is None else np.asarray(nanotimes[start:stop])
+                except (OSError, ValueError) as exc:
+                    raise ReaderError(
+                        path, _unreadable(exc, f"records from {start} on are unreadable")
+                    ) from exc
+                if counts.size and float(np.abs(counts).max()) * resolution_ps >= _MAX_PS:
+                    raise ReaderError(
+                        path, "timestamps beyond the int64 picosecond range: the file is corrupt"
+                    )
+                timestamps_ps = _counts_to_ps(counts, resolution_ps)
+                if timestamps_ps.size and (
+                    np.any(np.diff(timestamps_ps) < 0)
+                    or (previous_ps is not None and timestamps_ps[0] < previous_ps)
+                ):
+                    raise ReaderError(
+                        path, f"timestamps go backwards near record {start}: Photon-HDF5 requires them sorted"
+                    )
+                if timestamps_ps.size:
+                    previous_ps = int(timestamps_ps[-1])
+                if det is None:
+                    channels = np.full(counts.shape, self._single_channel, dtype=np.uint8)
+                else:
+                    if det.size and (int(det.min()) < 0 or int(det.max()) > 255):
+                        raise ReaderError(path, f"detector ids outside 0..255 near record {start}")
+                    channels = det.astype(np.uint8)
+                if nano is not None:
+                    if nano.size and int(nano.min()) < 0:
+                        raise ReaderError(
+                            path, f"negative nanotimes near record {start}: the file is corrupt"
+                        )
+                    nano = nano.astype(nanotime_dtype)
+                yield EventBlock(timestamps_ps, channels, nano)
+
+
+def open_photon_hdf5(path: str | os.PathLike[str]) -> PhotonHDF5Source:
+    """Open a single-spot Photon-HDF5 file and read its header (the photon arrays stay on disk).
+
+    Raises :class:`~qdcat.errors.ReaderError` for a truncated, corrupt, multi-spot or
+    non-Photon-HDF5 file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReaderError(path, "no such file; check the path")
+    with _open_h5(path) as f:
+        if "photon_data" not in f:
+            if any(name.startswith("photon_data") for name in f):
+                raise ReaderError(
+                    path,
+                    "multi-spot Photon-HDF5 (photon_data0, photon_data1...) is not supported; "
+                    "split it into one file per spot",
+                )
+            raise ReaderError(path, "not a Photon-HDF5 file: it has no /photon_data group")
+        group = f["photon_data"]
+        timestamps = group.get("timestamps")
+        if timestamps is None or timestamps.ndim != 1 or timestamps.dtype.kind not in "iu":
+            raise ReaderError(path, "/photon_data/timestamps is missing or not a 1-D integer array")
+        n = int(timestamps.shape[0])
+        for name in ("detectors", "nanotimes"):
+            ds = group.get(name)
+            if ds is not None and (ds.shape != (n,) or ds.dtype.kind not in "iu"):
+                raise ReaderError(
+                    path, f"/photon_data/{name} has shape {ds.shape} {ds.dtype}, not ({n},) integers"
+                )
+        unit_s = _scalar(f, "photon_data/timestamps_specs/timestamps_unit")
+        if unit_s is None or not unit_s > 0:
+            raise ReaderError(
+                path, "/photon_data/timestamps_specs/timestamps_unit is missing or not positive"
+            )
+        user = {k: _read(v) for k, v in f[_USER].items()} if _USER in f else {}
+        resolution_ps = _exact(user.get("resolution_ps"), unit_s) or _clean(unit_s * 1e12)
+
+        has_nanotimes = "nanotimes" in group
+        nanotime_ps = None
+        if has_nanotimes:
+            tcspc_unit = _scalar(f, "photon_data/nanotimes_specs/tcspc_unit")
+            if tcspc_unit is None:  # Photon-HDF5 0.5 also allows one unit per detector
+                units = _read(f["setup/detectors/tcspc_unit"]) if "setup/detectors/tcspc_unit" in f else None
+                if units is not None and np.size(units) and np.all(np.asarray(units) == np.ravel(units)[0]):
+                    tcspc_unit = float(np.ravel(units)[0])
+            if tcspc_unit is not None and tcspc_unit > 0:
+                nanotime_ps = _exact(user.get("nanotime_resolution_ps"), tcspc_unit) or _clean(
+                    tcspc_unit * 1e12
+                )
+
+        sync_rate = _scalar(f, "photon_data/measurement_specs/laser_repetition_rate")
+        if sync_rate is None and "setup/laser_repetition_rates" in f:
+            rates = np.ravel(_read(f["setup/laser_repetition_rates"]))
+            sync_rate = float(rates[0]) if rates.size and np.all(rates == rates[0]) else None
+        acquisition_s = _scalar(f, "acquisition_duration")
+        if "acquisition_s" in user:  # qdcat writes NaN when the duration was not known
+            known = user["acquisition_s"]
+            acquisition_s = float(known) if known is not None and math.isfinite(known) else None
+
+        single_channel = None
+        if "detectors" not in group:
+            ids = np.ravel(_read(f["setup/detectors/id"])) if "setup/detectors/id" in f else np.zeros(1)
+            if ids.size != 1 or not 0 <= int(ids[0]) < MARKER_BASE:
+                raise ReaderError(
+                    path, "no /photon_data/detectors array and not exactly one detector in /setup"
+                )
+            single_channel = int(ids[0])
+
+        software = _optional_str(user.get("software")) or _string(f, "provenance/software")
+        version = _string(f, "identity/format_version") or _string(f, "format_version") or "?"
+        measurement_type = _string(f, "photon_data/measurement_specs/measurement_type") or "unspecified"
+        tags = _collect_tags(f)
+        tags["root_attrs"] = {k: _jsonable(v) for k, v in f.attrs.items()}
+    header = FileHeader(
+        path=path,
+        format="photon-hdf5",
+        mode="T3" if has_nanotimes else "T2",
+        resolution_ps=resolution_ps,
+        nanotime_resolution_ps=nanotime_ps,
+        sync_rate_hz=_positive(sync_rate),
+        acquisition_s=acquisition_s,
+        hardware=_optional_str(user.get("hardware")),
+        software=software,
+        record_type=f"Photon-HDF5 {version} ({measurement_type})",
+        n_records=n,
+        tags=tags,
+    )
+    return PhotonHDF5Source(header, single_channel)
+
+
+def write_photon_hdf5(
+    path: str | os.PathLike[str],
+    *,
+    timestamps_ps: np.ndarray | Iterable[EventBlock],
+    channels: np.ndarray | None = None,
+    nanotimes: np.ndarray | None = None,
+    resolution_ps: float,
+    nanotime_resolution_ps: float | None = None,
+    tcspc_num_bins: int | None = None,
+    sync_rate_hz: float | None = None,
+    acquisition_s: float | None = None,
+    description: str,
+    author: str | None = None,
+    author_affiliation: str | None = None,
+    hardware: str | None = None,
+    software: str | None = None,
+    original_filename: str | None = None,
+    channel_roles: Mapping[int, str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write events in qdcat's conventions as a Photon-HDF5 0.5 file that phconvert validates.
+
+    ``timestamps_ps`` is an int64 array (then ``channels`` and, for T3 data, ``nanotimes`` are
+    arrays of the same length) or an iterable of :class:`~qdcat.ingest.base.EventBlock` (then
+    they come from the blocks). Timestamps are stored as int64 counts of ``resolution_ps``, so
+    they must lie on that grid; :func:`open_photon_hdf5` gives back the same int64 ps, channels
+    and nanotimes bit for bit. phconvert's writer takes whole arrays, so all events are held in
+    memory while writing. ``software``/``original_filename`` describe the acquisition (provenance);
+    ``channel_roles`` (e.g. ``{0: "hbt_a"}``) become the detector labels. Nanotimes need
+    ``nanotime_resolution_ps`` and ``sync_rate_hz`` (Photon-HDF5 requires the laser repetition
+    rate for TCSPC data); ``tcspc_num_bins`` defaults to the next power of two above the largest
+    nanotime. Raises :class:`~qdcat.errors.InvalidValueError` for inconsistent input or an
+    existing ``path`` without ``overwrite``.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InvalidValueError(f"{path} exists; pass overwrite=True to replace it")
+    if not (math.isfinite(resolution_ps) and resolution_ps > 0):
+        raise InvalidValueError(f"resolution_ps must be positive and finite, not {resolution_ps}")
+    ts, ch, nt = _gather(timestamps_ps, channels, nanotimes)
+    counts = _ps_to_counts(ts, float(resolution_ps))
+    ids, id_counts = np.unique(ch, return_counts=True)
+    detector_ids = ids[ids < MARKER_BASE]
+
+    photon_data: dict[str, Any] = {
+        "timestamps": counts,
+        "detectors": ch,
+        "timestamps_specs": {"timestamps_unit": float(resolution_ps) * 1e-12},
+        "measurement_specs": {
+            "measurement_type": MEASUREMENT_TYPE,
+            # One spectral band holding every detector: the roles live in the detector labels.
+            "detectors_specs": {"spectral_ch1": detector_ids} if detector_ids.size else {},
+        },
+    }
+    setup: dict[str, Any] = {
+        "num_pixels": int(detector_ids.size),
+        "num_spots": 1,
+        "num_spectral_ch": 1,
+        "num_polarization_ch": 1,
+        "num_split_ch": 1,
+        "modulated_excitation": False,
+        "excitation_alternated": [False],
+        "lifetime": nt is not None,
+        "excitation_cw": [sync_rate_hz is None],
+        "detectors": {"id": ids, "id_hardware": ids, "counts": id_counts.astype(np.int64)},
+    }
+    if channel_roles:
+        setup["detectors"]["label"] = np.array([str(channel_roles.get(int(i), "")).encode() for i in ids])
+    if sync_rate_hz is not None:
+        if not (math.isfinite(sync_rate_hz) and sync_rate_hz > 0):
+            raise InvalidValueError(f"sync_rate_hz must be positive and finite, not {sync_rate_hz}")
+        setup["laser_repetition_rates"] = [float(sync_rate_hz)]
+        photon_data["measurement_specs"]["laser_repetition_rate"] = float(sync_rate_hz)
+    if nt is not None:
+        if nanotime_resolution_ps is None or not nanotime_resolution_ps > 0:
+            raise InvalidValueError("nanotimes need a positive nanotime_resolution_ps")
+        if sync_rate_hz is None:
+            raise InvalidValueError(
+                "nanotimes need sync_rate_hz: Photon-HDF5 requires the laser repetition rate for TCSPC data"
+            )
+        top = int(nt.max()) if nt.size else 0
+        bins = int(tcspc_num_bins) if tcspc_num_bins is not None else 1 << max(top, 1).bit_length()
+        if bins <= top:
+            raise InvalidValueError(f"tcspc_num_bins={bins} but the largest nanotime is {top}")
+        unit_s = float(nanotime_resolution_ps) * 1e-12
+        photon_data["nanotimes"] = nt
+        photon_data["nanotimes_specs"] = {
+            "tcspc_unit": unit_s,
+            "tcspc_num_bins": bins,
+            "tcspc_range": unit_s * bins,
+        }
+    elif nanotime_resolution_ps is not None:
+        raise InvalidValueError("nanotime_resolution_ps given without nanotimes")
+
+    known_duration = acquisition_s is not None
+    if known_duration and not (math.isfinite(acquisition_s) and acquisition_s >= 0):
+        raise InvalidValueError(f"acquisition_s must be a non-negative number, not {acquisition_s}")
+    span_s = float(ts[-1] - ts[0]) * 1e-12 if ts.size else 0.0
+    from qdcat import __version__
+
+    user = {
+        "writer": f"qdcat {__version__}",
+        "channel_convention": _CHANNEL_CONVENTION,
+        # Exact values: timestamps_unit (seconds) times 1e12 need not give resolution_ps back bit
+        # for bit, and the reader needs it so to turn counts into the very same int64 ps.
+        "resolution_ps": float(resolution_ps),
+        "nanotime_resolution_ps": float(nanotime_resolution_ps) if nanotime_resolution_ps else math.nan,
+        "acquisition_s": float(acquisition_s) if known_duration else math.nan,
+        "channel_roles": json.dumps({str(k): v for k, v in sorted((channel_roles or {}).items())}),
+    }
+    if hardware:
+        user["hardware"] = hardware
+    if software:
+        user["software"] = software
+    data: dict[str, Any] = {
+        "description": description,
+        "acquisition_duration": float(acquisition_s) if known_duration else span_s,
+        "photon_data": photon_data,
+        "setup": setup,
+        "identity": {k: v for k, v in (("author", author), ("author_affiliation", author_affiliation)) if v},
+        "user": {"qdcat": user},
+    }
+    provenance = {k: v for k, v in (("filename", original_filename), ("software", software)) if v}
+    if provenance:
+        data["provenance"] = provenance
+    _save_validated(data, path)
+    return path
+
+
+# --- writing helpers ---------------------------------------------------------------------------
+
+
+def _gather(
+    timestamps_ps: np.ndarray | Iterable[EventBlock],
+    channels: np.ndarray | None,
+    nanotimes: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Arrays (or blocks) to checked int64 timestamps, uint8 channels and unsigned nanotimes."""
+    if isinstance(timestamps_ps, np.ndarray):
+        if channels is None:
+            raise InvalidValueError("channels are required with a timestamps_ps array")
+        ts, ch, nt = timestamps_ps, np.asarray(channels), None if nanotimes is None else np.asarray(nanotimes)
+    else:
+        if channels is not None or nanotimes is not None:
+            raise InvalidValueError("with blocks, channels and nanotimes come from the blocks: pass neither")
+        blocks = list(timestamps_ps)
+        with_nano = {b.nanotimes is not None for b in blocks}
+        if len(with_nano) > 1:
+            raise InvalidValueError("some blocks have nanotimes and some do not")
+        ts = np.concatenate([b.timestamps_ps for b in blocks]) if blocks else np.empty(0, np.int64)
+        ch = np.concatenate([b.channels for b in blocks]) if blocks else np.empty(0, np.uint8)
+        nt = np.concatenate([b.nanotimes for b in blocks]) if with_nano == {True} else None
+    for name, array in (("timestamps_ps", ts), ("channels", ch), ("nanotimes", nt)):
+        if array is not None and (array.ndim != 1 or array.dtype.kind not in "iu"):
+            raise InvalidValueError(f"{name} must be a 1-D integer array, not {array.dtype} {array.shape}")
+    if ch.shape != ts.shape or (nt is not None and nt.shape != ts.shape):
+        raise InvalidValueError(
+            f"timestamps_ps, channels and nanotimes differ in length ({ts.shape[0]}, {ch.shape[0]}, "
+            f"{None if nt is None else nt.shape[0]})"
+        )
+    if ts.dtype == np.uint64 and ts.size and int(ts.max()) > 2**63 - 1:
+        raise InvalidValueError("timestamps_ps beyond the int64 range")
+    ts = ts.astype(np.int64, copy=False)
+    if ts.size and np.any(np.diff(ts) < 0):
+        raise InvalidValueError("timestamps_ps must be non-decreasing")
+    if ch.size and (int(ch.min()) < 0 or int(ch.max()) > 255):
+        raise InvalidValueError("channels must lie in 0..255 (qdcat stores them as uint8)")
+    ch = ch.astype(np.uint8, copy=False)
+    if nt is not None:
+        if nt.size and (int(nt.min()) < 0 or int(nt.max()) >= 2**32):
+            raise InvalidValueError("nanotimes must lie in 0..2**32-1")
+        nt = nt.astype(np.uint16 if not nt.size or int(nt.max()) < 2**16 else np.uint32, copy=False)
+    return ts, ch, nt
+
+
+def _ps_to_counts(ts: np.ndarray, resolution_ps: float) -> np.ndarray:
+    """int64 ps to int64 counts of ``resolution_ps``, refusing anything that would not read back exactly."""
+    if resolution_ps.is_integer():
+        unit = np.int64(int(resolution_ps))
+        counts, rest = np.divmod(ts, unit)
+        off_grid = np.flatnonzero(rest)
+    else:
+        counts = np.rint(ts / resolution_ps).astype(np.int64)
+        off_grid = np.flatnonzero(_counts_to_ps(counts, resolution_ps) != ts)
+    if off_grid.size:
+        i = int(off_grid[0])
+        raise InvalidValueError(
+            f"timestamps_ps are not on the resolution_ps={resolution_ps} grid ({off_grid.size} are off, "
+            f"the first at index {i}: {int(ts[i])} ps); pass the resolution the times were taken with"
+        )
+    return counts
+
+
+def _save_validated(data: dict[str, Any], path: Path) -> None:
+    """phconvert's save_photon_hdf5 with validation; never leaves a half-written file behind."""
+    from phconvert import hdf5 as phc_hdf5  # heavy import (numba compiles at import): only when needed
+
+    # Written at the final name (phconvert records it in /identity); an existing file is moved
+    # aside first and restored if anything fails.
+    backup = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.bak") if path.exists() else None
+    if backup is not None:
+        os.replace(path, backup)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            # phconvert prints "Saving: ..." and warns when provenance/filename is not on disk.
+            warnings.simplefilter("ignore")
+            phc_hdf5.save_photon_hdf5(data, h5_fname=str(path), overwrite=True, validate=True, warnings=False)
+    except Exception as exc:
+        h5file = data.get("_data_file")
+        if h5file is not None and h5file.isopen:
+            h5file.close()
+        path.unlink(missing_ok=True)
+        if backup is not None:
+            os.replace(backup, path)
+        if isinstance(exc, phc_hdf5.Invalid_PhotonHDF5 | phc_hdf5.Invalid_PhotonHDF5Group):
+            raise InvalidValueError(f"the events do not make a valid Photon-HDF5 file: {exc}") from exc
+        raise
+    if backup is not None:
+        backup.unlink()
+
+
+# --- reading helpers ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _open_h5(path: Path) -> Iterator[Any]:
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ReaderError(path, _unreadable(exc)) from exc
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def _unreadable(exc: BaseException, what: str = "not a readable HDF5 file") -> str:
+    text = str(exc)
+    if "not registered" in text or "plugin" in text.lower():  # e.g. a blosc-compressed file
+        return (
+            f"the data are compressed with a filter h5py lacks ({text}); re-save the file with zlib "
+            "compression (phconvert's default)"
+        )
+    return (
+        f"{what} ({text}): the file is truncated or corrupt; copy it again, or re-export it from its source"
+    )
+
+
+def _read(ds: Any) -> Any:
+    import h5py
+
+    return ds[()] if isinstance(ds, h5py.Dataset) else None
+
+
+def _scalar(f: Any, name: str) -> float | None:
+    if name not in f:
+        return None
+    value = _read(f[name])
+    try:
+        return float(np.asarray(value).item())
+    except (TypeError, ValueError):
+        return None
+
+
+def _string(f: Any, name: str) -> str | None:
+    if name not in f:
+        return None
+    return _optional_str(_read(f[name]))
+
+
+def _optional_str(value: Any) -> str | None:
+    if isinstance(value, bytes | np.bytes_):
+        value = bytes(value).decode("utf-8", "replace")
+    return value if isinstance(value, str) and value else None
+
+
+def _exact(value_ps: Any, unit_s: float) -> float | None:
+    """qdcat's exact unit (ps) when it agrees with the spec field (s); else None."""
+    try:
+        exact = float(value_ps)
+    except (TypeError, ValueError):
+        return None
+    if math.isfinite(exact) and exact > 0 and abs(exact * 1e-12 - unit_s) <= 1e-9 * unit_s:
+        return exact
+    return None
+
+
+def _clean(value_ps: float) -> float:
+    """Drop the float noise of seconds × 1e12 (4e-12 s is 4 ps, not 3.9999999999999996)."""
+    return float(f"{value_ps:.12g}")
+
+
+def _positive(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) and value > 0 else None
+
+
+def _nanotime_dtype(dtype: np.dtype) -> type[np.unsignedinteger]:
+    return np.uint16 if dtype.itemsize <= 2 else np.uint32
+
+
+def _counts_to_ps(counts: np.ndarray, unit_ps: float) -> np.ndarray:
+    """Counts of ``unit_ps`` to int64 ps: exact for integral units, else rounded (still monotonic)."""
+    if float(unit_ps).is_integer():
+        return counts * np.int64(int(unit_ps))
+    return np.rint(counts * float(unit_ps)).astype(np.int64)
+
+
+def _collect_tags(f: Any) -> dict[str, Any]:
+    """Every field except the photon arrays, by path, as plain JSON-able values."""
+    import h5py
+
+    tags: dict[str, Any] = {}
+
+    def visit(name: str, obj: Any) -> None:
+        parts = name.split("/")
+        if not isinstance(obj, h5py.Dataset) or (parts[0] == "photon_data" and parts[-1] in _PHOTON_ARRAYS):
+            return
+        if obj.size <= 4096:  # headers are small; anything big is data, not a setting
+            tags[name] = _jsonable(obj[()])
+
+    f.visititems(visit)
+    return tags
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes | np.bytes_):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)

@@ -1,0 +1,452 @@
+"""Simulated lab sessions: a folder of real-format files, a manifest and the truth.
+
+``write_session`` turns the simulator's output into what a lab's session
+folder holds — PTU (cw, T2) and Photon-HDF5 (pulsed, T3) time tags, spectra as
+CSV — plus ``manifest.csv`` (what each file is), ``session.toml`` (samples,
+specimens, dots and setups to register) and the ground truth (``truth_dots.csv``,
+``truth.json``). ``register_session`` puts the session.toml objects into a
+catalog, so simulated data take exactly the path real data take: register,
+``qdcat ingest --manifest``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qdcat.catalog.api import Catalog
+from qdcat.errors import AlreadyExistsError, InvalidValueError
+from qdcat.ingest.pipeline import write_manifest_csv
+from qdcat.ingest.ptu_write import write_ptu_t2
+
+SETUP = "sim-microPL"
+EXCITATION_NM = 445.0
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """How much to simulate. Defaults follow the reference study's design."""
+
+    n_dots: int = 72  # spectra on every dot
+    n_g2_dots: int = 70  # cw g2
+    n_lifetime_dots: int = 25  # pulsed decays
+    n_pulsed_g2_dots: int = 5
+    n_blinking_dots: int = 25  # long intensity traces
+    n_second_sample_dots: int = 25  # contrasting CdSe/CdS-like sample
+    g2_duration_s: float = 5.0
+    trace_duration_s: float = 20.0
+    pulsed_duration_s: float = 2.0
+    power_series_duration_s: float = 5.0
+    cw_intensity_w_cm2: float = 100.0
+    seed: int = 2026
+
+    def __post_init__(self) -> None:
+        for name in ("n_g2_dots", "n_lifetime_dots", "n_pulsed_g2_dots", "n_blinking_dots"):
+            if getattr(self, name) > self.n_dots:
+                raise InvalidValueError(f"{name} ({getattr(self, name)}) exceeds n_dots ({self.n_dots})")
+        if self.n_dots < 1:
+            raise InvalidValueError("n_dots must be >= 1")
+
+    @classmethod
+    def quick(cls, n_dots: int = 6, seed: int = 7) -> SessionPlan:
+        """A few dots with short acquisitions: for tests and a first look."""
+        k = max(1, n_dots // 2)
+        return cls(
+            n_dots=n_dots,
+            n_g2_dots=n_dots,
+            n_lifetime_dots=k,
+            n_pulsed_g2_dots=1,
+            n_blinking_dots=k,
+            n_second_sample_dots=k,
+            g2_duration_s=1.0,
+            trace_duration_s=3.0,
+            pulsed_duration_s=0.5,
+            power_series_duration_s=1.0,
+            seed=seed,
+        )
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    folder: Path
+    manifest: Path
+    session_toml: Path
+    files: int
+    events: int
+
+
+def _spectrum_csv(path: Path, wl: np.ndarray, counts: np.ndarray) -> None:
+    with path.open("w") as fh:
+        fh.write("# simulated CCD spectrum (qdcat.simulate)\nwavelength_nm,counts\n")
+        for x, y in zip(wl, counts, strict=True):
+            fh.write(f"{x:.4f},{y:.0f}\n")
+
+
+def write_session(
+    folder: str | Path,
+    plan: SessionPlan | None = None,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SessionSummary:
+    """Simulate a session like the reference study into ``folder`` (created; must be empty)."""
+    from qdcat import simulate as sim
+    from qdcat.ingest.photon_hdf5 import write_photon_hdf5
+
+    plan = plan or SessionPlan()
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise InvalidValueError(f"{folder} is not empty; simulate into a new folder")
+    for sub in ("spectra", "g2", "decay", "traces", "power_series", "ensemble"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    seeds = iter(np.random.SeedSequence(plan.seed).generate_state(100_000))
+    rows: list[dict[str, Any]] = []
+    truth_rows: list[dict[str, Any]] = []
+    events = 0
+    samples = [
+        ("InP-ZnSe-sim", "slide-InP", sim.PopulationParams.inp_znse(), plan.n_dots),
+        ("CdSe-CdS-sim", "slide-CdSe", sim.PopulationParams.cdse_cds(), plan.n_second_sample_dots),
+    ]
+    cw = sim.CwExcitation(intensity_w_cm2=plan.cw_intensity_w_cm2, wavelength_nm=EXCITATION_NM)
+    pulsed = sim.PulsedExcitation(repetition_rate_mhz=10.0, mean_excitons=0.3, wavelength_nm=EXCITATION_NM)
+    cw_settings = {
+        "excitation_wavelength_nm": EXCITATION_NM,
+        "excitation_mode": "cw",
+        "intensity_w_cm2": plan.cw_intensity_w_cm2,
+        "temperature_k": 295,
+    }
+    pulsed_settings = {
+        "excitation_wavelength_nm": EXCITATION_NM,
+        "excitation_mode": "pulsed",
+        "repetition_rate_mhz": 10.0,
+        "temperature_k": 295,
+    }
+    total = sum(n for *_, n in samples)
+    done = 0
+    dot_files: dict[str, str] = {}
+    pops: dict[str, Any] = {}
+    for sample, specimen, params, n in samples:
+        if n == 0:
+            continue
+        pop = sim.draw_population(params, n, seed=int(next(seeds)), excitation=cw)
+        pops[sample] = pop
+        labels = [f"{'QD' if sample.startswith('InP') else 'CD'}{i + 1:03d}" for i in range(n)]
+        dots_csv = folder / f"dots_{specimen}.csv"
+        with dots_csv.open("w") as fh:
+            fh.write("label,x_um,y_um\n")
+            for i, lab in enumerate(labels):
+                fh.write(f"{lab},{2.0 * (i % 9):.1f},{2.0 * (i // 9):.1f}\n")
+        dot_files[specimen] = dots_csv.name
+        second = not sample.startswith("InP")
+        n_g2 = n if second else plan.n_g2_dots
+        n_life = n if second else plan.n_lifetime_dots
+        n_blink = n if second else plan.n_blinking_dots
+        n_pg2 = 0 if second else plan.n_pulsed_g2_dots
+        for i, lab in enumerate(labels):
+            dot = pop.dot(i)
+            det = pop.detection_for(i)
+            truth = {"sample": sample, "specimen": specimen, "dot": lab}
+            truth.update({k: float(v[i]) for k, v in pop.as_dict().items()})
+            sp = sim.simulate_spectrum(
+                dot.center_nm, dot.fwhm_nm, 3000.0, background_counts=20.0, seed=int(next(seeds))
+            )
+            f = folder / "spectra" / f"{lab}.csv"
+            _spectrum_csv(f, sp.wavelength_nm, sp.counts)
+            rows.append({"file": f.relative_to(folder), "kind": "spectrum", "specimen": specimen, "dot": lab})
+            if i < n_g2:
+                res = sim.simulate_cw(
+                    dot, excitation=cw, detection=det, duration_s=plan.g2_duration_s, seed=int(next(seeds))
+                )
+                f = folder / "g2" / f"{lab}.ptu"
+                write_ptu_t2(
+                    f, [(res.stream.timestamps_ps, res.stream.channels)], acquisition_s=plan.g2_duration_s
+                )
+                events += len(res.stream)
+                rows.append(
+                    {
+                        "file": f.relative_to(folder),
+                        "kind": "g2_cw",
+                        "specimen": specimen,
+                        "dot": lab,
+                        "setup": SETUP,
+                        **cw_settings,
+                    }
+                )
+                truth.update(
+                    g2_zero_expected=res.truth.g2_zero,
+                    antibunching_rate_per_us=res.truth.antibunching_rate_per_us,
+                    decay_rate_per_us=res.truth.decay_rate_per_us,
+                    tau0_ps=res.truth.tau0_ps,
+                    rho_a=res.truth.rho_a,
+                    rho_b=res.truth.rho_b,
+                )
+            for kind, count, sub in (("decay", n_life, "decay"), ("g2_pulsed", n_pg2, "decay")):
+                if i >= count:
+                    continue
+                res = sim.simulate_pulsed_t3(
+                    dot,
+                    excitation=pulsed,
+                    detection=det,
+                    duration_s=plan.pulsed_duration_s,
+                    seed=int(next(seeds)),
+                    nanotime_resolution_ps=16,
+                )
+                r = res.records
+                f = folder / sub / f"{lab}_{kind}.h5"
+                write_photon_hdf5(
+                    f,
+                    timestamps_ps=r.sync_index * r.sync_period_ps,
+                    channels=r.channels,
+                    nanotimes=r.nanotime.astype(np.uint16),
+                    resolution_ps=float(r.sync_period_ps),
+                    nanotime_resolution_ps=float(r.resolution_ps),
+                    sync_rate_hz=1e12 / r.sync_period_ps,
+                    acquisition_s=plan.pulsed_duration_s,
+                    description=f"simulated {kind} of {lab} ({sample}) by qdcat.simulate",
+                )
+                events += len(r)
+                rows.append(
+                    {
+                        "file": f.relative_to(folder),
+                        "kind": kind,
+                        "specimen": specimen,
+                        "dot": lab,
+                        "setup": SETUP,
+                        **pulsed_settings,
+                    }
+                )
+                if kind == "g2_pulsed":
+                    truth["g2_pulsed_zero_expected"] = res.truth.g2_zero_signal
+            if i < n_blink:
+                res = sim.simulate_cw(
+                    dot, excitation=cw, detection=det, duration_s=plan.trace_duration_s, seed=int(next(seeds))
+                )
+                f = folder / "traces" / f"{lab}.ptu"
+                write_ptu_t2(
+                    f, [(res.stream.timestamps_ps, res.stream.channels)], acquisition_s=plan.trace_duration_s
+                )
+                events += len(res.stream)
+                rows.append(
+                    {
+                        "file": f.relative_to(folder),
+                        "kind": "intensity_trace",
+                        "specimen": specimen,
+                        "dot": lab,
+                        "setup": SETUP,
+                        **cw_settings,
+                    }
+                )
+                if res.truth.blinking is not None:
+                    truth["on_fraction_realised"] = float(res.truth.blinking.on_fraction)
+            truth_rows.append(truth)
+            done += 1
+            if progress:
+                progress("simulating dots", done, total)
+        # background trace of the specimen: no dot, only the detectors' background
+        bg = sim.Detection(
+            background_a_cps=float(np.median(pop.background_a_cps)),
+            background_b_cps=float(np.median(pop.background_b_cps)),
+        )
+        t_end = int(plan.trace_duration_s * 1e12)
+        rng = np.random.default_rng(int(next(seeds)))
+        ta = np.sort(rng.integers(0, t_end, rng.poisson(bg.background_a_cps * plan.trace_duration_s)))
+        tb = np.sort(rng.integers(0, t_end, rng.poisson(bg.background_b_cps * plan.trace_duration_s)))
+        t = np.concatenate([ta, tb]).astype(np.int64)
+        c = np.concatenate([np.zeros(ta.size, np.uint8), np.ones(tb.size, np.uint8)])
+        order = np.argsort(t, kind="stable")
+        f = folder / "traces" / f"background_{specimen}.ptu"
+        write_ptu_t2(f, [(t[order], c[order])], acquisition_s=plan.trace_duration_s)
+        rows.append(
+            {
+                "file": f.relative_to(folder),
+                "kind": "background_trace",
+                "specimen": specimen,
+                "setup": SETUP,
+                **cw_settings,
+            }
+        )
+
+    # power series of the first InP dot (the study's 76–950 W/cm²)
+    inp = pops["InP-ZnSe-sim"]
+    ps = sim.simulate_power_series(
+        inp.dot(0),
+        detection=inp.detection_for(0),
+        duration_s=plan.power_series_duration_s,
+        seed=int(next(seeds)),
+    )
+    for k, (intensity, run) in enumerate(zip(ps.intensities_w_cm2, ps.runs, strict=True)):
+        f = folder / "power_series" / f"QD001_{intensity:.0f}Wcm2.ptu"
+        write_ptu_t2(
+            f, [(run.stream.timestamps_ps, run.stream.channels)], acquisition_s=plan.power_series_duration_s
+        )
+        events += len(run.stream)
+        rows.append(
+            {
+                "file": f.relative_to(folder),
+                "kind": "power_series_point",
+                "specimen": "slide-InP",
+                "dot": "QD001",
+                "setup": SETUP,
+                **cw_settings,
+                "intensity_w_cm2": float(intensity),
+                "series_name": "PS-QD001",
+                "series_index": k,
+            }
+        )
+
+    # ensemble film: spectrum and a saturation series (integrated PL vs I)
+    sat = sim.simulate_saturation_series(seed=int(next(seeds)))
+    ccd = sim.Ccd()
+    wl = ccd.wavelength_nm()
+    shape = sim.lorentzian(wl, 1.0, 629.0, 47.0)
+    for k, (intensity, pl) in enumerate(zip(sat.intensity_w_cm2, sat.pl_counts, strict=True)):
+        f = folder / "ensemble" / f"saturation_{k:02d}_{intensity:.0f}Wcm2.csv"
+        _spectrum_csv(f, wl, np.round(pl * shape / shape.sum(), 3))
+        rows.append(
+            {
+                "file": f.relative_to(folder),
+                "kind": "saturation_point",
+                "specimen": "film-InP",
+                "setup": SETUP,
+                "excitation_wavelength_nm": EXCITATION_NM,
+                "excitation_mode": "cw",
+                "intensity_w_cm2": float(intensity),
+                "series_name": "SAT-film",
+                "series_index": k,
+            }
+        )
+    ens = sim.simulate_ensemble_spectrum(inp.center_nm, inp.fwhm_nm, 3000.0, seed=int(next(seeds)))
+    f = folder / "ensemble" / "ensemble_spectrum.csv"
+    _spectrum_csv(f, ens.wavelength_nm, ens.counts)
+    rows.append({"file": f.relative_to(folder), "kind": "ensemble_spectrum", "specimen": "film-InP"})
+
+    manifest = write_manifest_csv(folder / "manifest.csv", rows)
+    with (folder / "truth_dots.csv").open("w", newline="") as fh:
+        cols: list[str] = []
+        for r in truth_rows:
+            cols.extend(k for k in r if k not in cols)
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        w.writerows(truth_rows)
+    truth = {
+        "plan": asdict(plan),
+        "power_series": {
+            "dot": "QD001",
+            "intensities_w_cm2": ps.intensities_w_cm2.tolist(),
+            "slope_cm2_per_j": ps.slope_cm2_per_j,
+            "decay_rate_per_us": ps.decay_rate_per_us,
+            "sigma_cm2": ps.sigma_cm2,
+            "saturation_intensity_w_cm2": ps.saturation_intensity_w_cm2,
+        },
+        "saturation": {k: (np.asarray(v).tolist()) for k, v in asdict(sat.truth).items()},
+        "populations": {
+            s: {
+                "material": p.params.material,
+                "lifetime_slope_ns_per_ev": p.lifetime_slope_ns_per_ev,
+                "energy_ref_ev": p.energy_ref_ev,
+            }
+            for s, p in pops.items()
+        },
+    }
+    (folder / "truth.json").write_text(json.dumps(truth, indent=2, default=float))
+    session_toml = _write_session_toml(folder, dot_files)
+    return SessionSummary(folder, manifest, session_toml, len(rows), events)
+
+
+def _write_session_toml(folder: Path, dot_files: dict[str, str]) -> Path:
+    text = f"""# Objects this simulated session refers to; `qdcat ingest --register` adds the missing ones.
+[[sample]]
+name = "InP-ZnSe-sim"
+material = "InP/ZnSe"
+core_diameter_nm = 3.2
+total_diameter_nm = 10.0
+abs_max_nm = 594.0
+pl_peak_nm = 629.0
+pl_fwhm_nm = 47.0
+plqy_fraction = 0.65
+decay_rate_solution_per_us = 27.7
+synthesis_reference = "simulated after the reference study (shared/reference)"
+
+[[sample]]
+name = "CdSe-CdS-sim"
+material = "CdSe/CdS"
+synthesis_reference = "simulated contrasting sample"
+
+[[specimen]]
+name = "slide-InP"
+sample = "InP-ZnSe-sim"
+purpose = "single_dot"
+preparation_method = "drop-cast"
+concentration_nmol_l = 1.0
+solvent = "toluene"
+substrate = "glass coverslip"
+surface_density_per_um2 = 0.25
+dots = "{dot_files.get("slide-InP", "")}"
+
+[[specimen]]
+name = "slide-CdSe"
+sample = "CdSe-CdS-sim"
+purpose = "single_dot"
+preparation_method = "drop-cast"
+dots = "{dot_files.get("slide-CdSe", "")}"
+
+[[specimen]]
+name = "film-InP"
+sample = "InP-ZnSe-sim"
+purpose = "ensemble"
+preparation_method = "spin-coat"
+
+[[setup]]
+name = "{SETUP}"
+time_tagger_model = "HydraHarp 400 (simulated)"
+time_tagger_resolution_ps = 1.0
+spectrometer = "simulated CCD, 1340 px"
+channels = {{ "0" = "hbt_a", "1" = "hbt_b", "64" = "sync" }}
+"""
+    path = folder / "session.toml"
+    path.write_text(text)
+    return path
+
+
+def register_session(cat: Catalog, session_toml: str | Path) -> dict[str, int]:
+    """Add the samples, specimens, dots and setups of a session file that are not in the catalog yet."""
+    path = Path(session_toml)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidValueError(f"cannot read session file {path}: {exc}") from exc
+    added = {"samples": 0, "specimens": 0, "dots": 0, "setups": 0}
+    for s in data.get("sample", []):
+        s = dict(s)
+        try:
+            cat.add_sample(s.pop("name"), s.pop("material"), **s)
+            added["samples"] += 1
+        except AlreadyExistsError:
+            pass
+    for sp in data.get("specimen", []):
+        sp = dict(sp)
+        dots = sp.pop("dots", None)
+        name, sample = sp.pop("name"), sp.pop("sample")
+        try:
+            cat.add_specimen(name, sample, **sp)
+            added["specimens"] += 1
+        except AlreadyExistsError:
+            pass
+        if dots:
+            res = cat.import_dots_csv(name, path.parent / dots, skip_existing=True)
+            added["dots"] += res["added"]
+    for st in data.get("setup", []):
+        st = dict(st)
+        channels = {int(k): v for k, v in st.pop("channels", {}).items()}
+        try:
+            cat.add_setup(st.pop("name"), channels=channels, **st)
+            added["setups"] += 1
+        except AlreadyExistsError:
+            pass
+    return added
