@@ -10,8 +10,8 @@ import pytest
 from qdcat.catalog.api import Catalog
 from qdcat.errors import InvalidValueError
 from qdcat.ingest.export import export_photon_hdf5
-from qdcat.ingest.pipeline import IngestItem, ingest_file
 from qdcat.ingest.photon_hdf5 import open_photon_hdf5
+from qdcat.ingest.pipeline import IngestItem, ingest_file
 
 
 @pytest.mark.parametrize("name", ["psd_picoharp_v30_t2.ptu", "psd_hydraharp_v20_t3.ptu"])
