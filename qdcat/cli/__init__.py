@@ -106,35 +106,41 @@ def demo(
     home: Annotated[Path, typer.Option(help="Where to build the demo catalog (recreated each run).")] = Path(
         "qdcat-demo"
     ),
-    dots: Annotated[int, typer.Option(help="Number of dots.")] = 72,
+    quick: Annotated[bool, typer.Option(help="A few dots only (seconds).")] = False,
 ) -> None:
-    """Build a demo catalog on the embedded default (SQLite + local zarr) and check it."""
+    """Simulate a study like the reference one, ingest it like real data, and check the catalog."""
     from rich.progress import Progress
 
-    from qdcat.cli.output import render_rows
-    from qdcat.demo import run_demo
+    from qdcat.demo import DEMO_PLAN, run_demo
+    from qdcat.session import SessionPlan
 
+    plan = SessionPlan.quick() if quick else DEMO_PLAN
     with Progress(transient=True) as bar:
-        task = bar.add_task("recording dots", total=dots)
+        task = bar.add_task("simulating", total=None)
 
-        def progress(_: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
 
-        res = run_demo(home, n_dots=dots, progress=progress)
+        res = run_demo(home, plan=plan, progress=progress)
     from qdcat.catalog.api import open_catalog
 
     with open_catalog(res.home) as cat:
         render_rows(cat.list_samples(), pick_format(False, False), title="samples")
-        render_rows(cat.list_measurements(limit=6), pick_format(False, False), title="first measurements")
+    render_rows(
+        [{"kind": k, "measurements": n} for k, n in res.kinds.items()],
+        pick_format(False, False),
+        title="measurements ingested from the simulated session",
+    )
     say(
         f"{res.measurements} measurements on {res.dots} dots, {res.events:,} photon events stored in "
         f"{res.stored_bytes / 1e6:.1f} MB "
         f"({res.stored_bytes / max(res.events, 1):.2f} bytes/event incl. spectra)"
     )
     say("fsck: catalog and store consistent" if res.problems == 0 else f"fsck: {res.problems} problem(s)!")
-    say(f"catalog: {res.home}  (try: qdcat --home {res.home} measurement list)")
+    say(f"session files, manifest and ground truth: {res.session}")
+    say(f"catalog: {res.home}  (try: qdcat --home {res.home} measurement list --kind g2_cw)")
     say(f"done in {res.seconds:.1f} s")
-    if res.problems:
+    if res.problems or res.failed:
         raise typer.Exit(1)
 
 
