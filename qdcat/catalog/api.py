@@ -33,6 +33,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from qdcat._json import jsonable
 from qdcat.catalog import db
 from qdcat.catalog.models import (
     AnalysisRun,
@@ -782,7 +783,7 @@ class Catalog:
                 intensity_w_cm2=parse_float(st.intensity_w_cm2, "intensity_w_cm2", nonnegative=True),
                 temperature_k=parse_float(st.temperature_k, "temperature_k", positive=True),
                 integration_time_s=parse_float(st.integration_time_s, "integration_time_s", positive=True),
-                snapshot=_jsonable(dict(st.snapshot)),
+                snapshot=jsonable(dict(st.snapshot)),
             )
         return m
 
@@ -1357,27 +1358,6 @@ class TimeTagIngest:
     def channel_counts(self) -> np.ndarray:
         assert self._writer is not None
         return self._writer.channel_counts()
-
-
-def _jsonable(value: Any) -> Any:
-    """Header tags come as numpy scalars, bytes, datetimes: make them JSON."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist()) if value.size <= 1024 else f"<array {value.shape} {value.dtype}>"
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qdcat._json import jsonable
 from qdcat.errors import InvalidValueError, ReaderError
 from qdcat.ingest.base import DEFAULT_BLOCK_RECORDS, MARKER_BASE, EventBlock, FileHeader
 
@@ -173,7 +174,7 @@ def open_photon_hdf5(path: str | os.PathLike[str]) -> PhotonHDF5Source:
         version = _string(f, "identity/format_version") or _string(f, "format_version") or "?"
         measurement_type = _string(f, "photon_data/measurement_specs/measurement_type") or "unspecified"
         tags = _collect_tags(f)
-        tags["root_attrs"] = {k: _jsonable(v) for k, v in f.attrs.items()}
+        tags["root_attrs"] = {k: jsonable(v) for k, v in f.attrs.items()}
     header = FileHeader(
         path=path,
         format="photon-hdf5",
@@ -511,21 +512,7 @@ def _collect_tags(f: Any) -> dict[str, Any]:
         if not isinstance(obj, h5py.Dataset) or (parts[0] == "photon_data" and parts[-1] in _PHOTON_ARRAYS):
             return
         if obj.size <= 4096:  # headers are small; anything big is data, not a setting
-            tags[name] = _jsonable(obj[()])
+            tags[name] = jsonable(obj[()])
 
     f.visititems(visit)
     return tags
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes | np.bytes_):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    return str(value)

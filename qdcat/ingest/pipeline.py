@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from qdcat._json import jsonable
 from qdcat.catalog.api import (
     AlreadyIngestedError,
     Catalog,
     MeasurementSpec,
     SettingsSpec,
     SourceFile,
-    _jsonable,
 )
 from qdcat.catalog.models import ChannelRole, DataKind, MeasurementKind
 from qdcat.errors import InvalidValueError, QdcatError, ReaderError
@@ -183,9 +183,9 @@ def _check_channels(
 
 def _settings_for(item: IngestItem, header: Any | None) -> SettingsSpec:
     given = {k: item.settings.get(k) for k in SETTINGS_FIELDS if item.settings.get(k) not in (None, "")}
-    snapshot: dict[str, Any] = {"manifest": _jsonable(dict(item.settings))}
+    snapshot: dict[str, Any] = {"manifest": jsonable(dict(item.settings))}
     if header is not None:
-        snapshot["file"] = _jsonable(
+        snapshot["file"] = jsonable(
             {
                 "format": header.format,
                 "mode": header.mode,
@@ -199,7 +199,7 @@ def _settings_for(item: IngestItem, header: Any | None) -> SettingsSpec:
                 "n_records": header.n_records,
             }
         )
-        snapshot["header_tags"] = _jsonable(dict(header.tags))
+        snapshot["header_tags"] = jsonable(dict(header.tags))
         # What the file knows fills what the manifest left open.
         if header.mode == "T3" and "excitation_mode" not in given:
             given["excitation_mode"] = "pulsed"

@@ -8,10 +8,7 @@ memory stays bounded whatever the file size.
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 import logging
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from qdcat._json import jsonable
 from qdcat._kernels import ptu as kernels
 from qdcat.errors import ReaderError
 from qdcat.ingest.base import DEFAULT_BLOCK_RECORDS, EventBlock, FileHeader
@@ -38,26 +36,6 @@ _RECORD_TYPES: dict[int, tuple[str, str, bool]] = {
     0x00010207: ("T2", "hydraharp_t2", False),  # generic: MultiHarp, PicoHarp 330
     0x00010307: ("T3", "hydraharp_t3", False),
 }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist() if value.size <= 256 else f"<array {value.shape} {value.dtype}>"
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, enum.Enum):
-        return value.name
-    if isinstance(value, bytes):
-        return value.hex() if len(value) <= 64 else f"<{len(value)} bytes>"
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
 
 
 class PtuSource:
@@ -123,7 +101,7 @@ class PtuSource:
             or None,
             record_type=_record_name(record_type),
             n_records=n_records,
-            tags=_jsonable(tags),
+            tags=jsonable(tags),
         )
 
     def _to_ps(self, t_units: np.ndarray) -> np.ndarray:
