@@ -127,6 +127,20 @@ def write_session(
         "repetition_rate_mhz": 10.0,
         "temperature_k": 295,
     }
+
+    def cw_file(sub: str, kind: str, lab: str, specimen: str, dot: Any, det: Any, duration_s: float) -> Any:
+        """One cw acquisition as a PTU file and its manifest row."""
+        nonlocal events
+        res = sim.simulate_cw(dot, excitation=cw, detection=det, duration_s=duration_s, seed=int(next(seeds)))
+        f = folder / sub / f"{lab}.ptu"
+        write_ptu_t2(f, [(res.stream.timestamps_ps, res.stream.channels)], acquisition_s=duration_s)
+        events += len(res.stream)
+        rows.append(
+            {"file": f.relative_to(folder), "kind": kind, "specimen": specimen, "dot": lab, "setup": SETUP}
+            | cw_settings
+        )
+        return res
+
     total = sum(n for *_, n in samples)
     done = 0
     dot_files: dict[str, str] = {}
@@ -160,24 +174,7 @@ def write_session(
             _spectrum_csv(f, sp.wavelength_nm, sp.counts)
             rows.append({"file": f.relative_to(folder), "kind": "spectrum", "specimen": specimen, "dot": lab})
             if i < n_g2:
-                res = sim.simulate_cw(
-                    dot, excitation=cw, detection=det, duration_s=plan.g2_duration_s, seed=int(next(seeds))
-                )
-                f = folder / "g2" / f"{lab}.ptu"
-                write_ptu_t2(
-                    f, [(res.stream.timestamps_ps, res.stream.channels)], acquisition_s=plan.g2_duration_s
-                )
-                events += len(res.stream)
-                rows.append(
-                    {
-                        "file": f.relative_to(folder),
-                        "kind": "g2_cw",
-                        "specimen": specimen,
-                        "dot": lab,
-                        "setup": SETUP,
-                        **cw_settings,
-                    }
-                )
+                res = cw_file("g2", "g2_cw", lab, specimen, dot, det, plan.g2_duration_s)
                 truth.update(
                     g2_zero_expected=res.truth.g2_zero,
                     antibunching_rate_per_us=res.truth.antibunching_rate_per_us,
@@ -224,24 +221,7 @@ def write_session(
                 if kind == "g2_pulsed":
                     truth["g2_pulsed_zero_expected"] = res.truth.g2_zero_signal
             if i < n_blink:
-                res = sim.simulate_cw(
-                    dot, excitation=cw, detection=det, duration_s=plan.trace_duration_s, seed=int(next(seeds))
-                )
-                f = folder / "traces" / f"{lab}.ptu"
-                write_ptu_t2(
-                    f, [(res.stream.timestamps_ps, res.stream.channels)], acquisition_s=plan.trace_duration_s
-                )
-                events += len(res.stream)
-                rows.append(
-                    {
-                        "file": f.relative_to(folder),
-                        "kind": "intensity_trace",
-                        "specimen": specimen,
-                        "dot": lab,
-                        "setup": SETUP,
-                        **cw_settings,
-                    }
-                )
+                res = cw_file("traces", "intensity_trace", lab, specimen, dot, det, plan.trace_duration_s)
                 if res.truth.blinking is not None:
                     truth["on_fraction_realised"] = float(res.truth.blinking.on_fraction)
             truth_rows.append(truth)
