@@ -851,6 +851,8 @@ class Catalog:
                         f"raw asset {asset_id} vanished while being written (was `qdcat gc` run "
                         "with --all-pending during the ingest?); ingest the file again"
                     )
+                # Read before the flush: after a failed flush the session is unusable.
+                source_name, has_source = asset.source_filename, asset.source_sha256 is not None
                 asset.measurement_id = m.id
                 asset.state = AssetState.COMMITTED
                 asset.event_count = summary.event_count
@@ -866,8 +868,8 @@ class Catalog:
                 try:
                     s.flush()
                 except sa_exc.IntegrityError as exc:
-                    if asset.source_sha256 is not None:
-                        raise AlreadyIngestedError(asset.source_filename or "?", None) from exc
+                    if has_source:  # a concurrent ingest of the same file committed first
+                        raise AlreadyIngestedError(source_name or "?", None) from exc
                     raise
                 return m.id
         except BaseException:

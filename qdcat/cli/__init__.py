@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from qdcat.cli.output import pick_format, render_record, render_rows, say
+from qdcat.cli.output import pick_format, render_record, render_rows, say, stderr_console
 
 
 class _QdcatGroup(TyperGroup):
@@ -115,7 +115,7 @@ def demo(
     from qdcat.session import SessionPlan
 
     plan = SessionPlan.quick() if quick else DEMO_PLAN
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, console=stderr_console()) as bar:
         task = bar.add_task("simulating", total=None)
 
         def progress(what: str, done: int, total: int) -> None:
@@ -274,7 +274,7 @@ def ingest(
             MofNCompleteColumn(),
             TextColumn("{task.fields[ev]}"),
         )
-        with Progress(*columns, transient=True) as bar:
+        with Progress(*columns, transient=True, console=stderr_console()) as bar:
             task = bar.add_task("ingesting", total=len(items), ev="")
             state = {"events": 0}
 
@@ -333,7 +333,7 @@ def simulate(
             n_pulsed_g2_dots=min(dots, 5),
             n_second_sample_dots=k,
         )
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, console=stderr_console()) as bar:
         task = bar.add_task("simulating", total=None)
 
         def progress(what: str, done: int, total: int) -> None:

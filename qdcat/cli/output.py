@@ -112,3 +112,8 @@ def render_record(rec: Mapping[str, Any], fmt: Format, *, title: str | None = No
 def say(message: str) -> None:
     """A short confirmation for people, on stderr so stdout stays machine-readable."""
     _console(stderr=True).print(message, markup=False, highlight=False)
+
+
+def stderr_console() -> Any:
+    """Where progress bars go: stderr, so --json/--csv output on stdout stays clean."""
+    return _console(stderr=True)
