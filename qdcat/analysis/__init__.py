@@ -1,0 +1,1 @@
+"""Pure analysis functions: arrays in, frozen result dataclasses out."""

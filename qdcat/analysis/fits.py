@@ -1,0 +1,830 @@
+"""Fits of single-dot and ensemble measurements: spectra, decays, g2, power and saturation series.
+
+Each function validates its arrays, fits with a scipy routine and returns a
+frozen result holding values, 1σ uncertainties, fit quality, the window and
+method used, and QC flags (never a silent nonsense value).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import optimize
+
+from qdcat.analysis._validate import (
+    HC_EV_NM,
+    FloatArray,
+    array_1d,
+    at_bounds,
+    finite_scalar,
+    increasing,
+    photon_energy_j,
+    poisson_fit,
+    same_length,
+)
+from qdcat.errors import InvalidValueError
+
+__all__ = [
+    "BiexcitonYield",
+    "CwG2Fit",
+    "DecayFit",
+    "LorentzianFit",
+    "PowerSeriesFit",
+    "PulsedG2",
+    "SaturationFit",
+    "biexciton_yield",
+    "fit_decay",
+    "fit_g2_cw",
+    "fit_lorentzian",
+    "fit_power_series",
+    "fit_saturation",
+    "g2_pulsed",
+    "photon_energy_j",
+    "sigma_from_saturation_cm2",
+    "sigma_from_slope_cm2",
+]
+
+FEW_COUNTS = 100  # below this many counts in the fit window a result gets the "few_counts" flag
+
+
+def _sd(cov: FloatArray, i: int) -> float:
+    v = float(cov[i, i])
+    return math.sqrt(v) if v >= 0 and math.isfinite(v) else math.nan
+
+
+def _window(
+    name: str, window: tuple[float, float] | None, default: tuple[float, float]
+) -> tuple[float, float]:
+    if window is None:
+        return default
+    try:
+        lo, hi = (float(w) for w in window)
+    except (TypeError, ValueError):
+        raise InvalidValueError(f"{name} must be a (low, high) pair of numbers, got {window!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise InvalidValueError(f"{name} must be finite with low < high, got {window!r}")
+    return lo, hi
+
+
+def _bound_flags(names: tuple[str, ...], flags: tuple[bool, ...]) -> list[str]:
+    return [f"at_bound:{n}" for n, f in zip(names, flags, strict=True) if f]
+
+
+# --------------------------------------------------------------------------- 1. spectrum
+
+
+@dataclass(frozen=True)
+class LorentzianFit:
+    """I(λ) = A·(w/2)²/((λ−λ0)² + (w/2)²) + c fitted to a CCD spectrum."""
+
+    center_nm: float
+    center_nm_err: float
+    energy_ev: float
+    energy_ev_err: float
+    fwhm_nm: float
+    fwhm_nm_err: float
+    amplitude_counts: float
+    amplitude_counts_err: float
+    offset_counts: float
+    offset_counts_err: float
+    reduced_chi2: float
+    dof: int
+    window_nm: tuple[float, float]
+    method: str
+    converged: bool
+    flags: tuple[str, ...]
+
+
+def _lorentz(x: FloatArray, p: FloatArray) -> FloatArray:
+    a, x0, w, c = p
+    h2 = 0.25 * w * w
+    out: FloatArray = a * h2 / ((x - x0) ** 2 + h2) + c
+    return out
+
+
+def fit_lorentzian(
+    wavelength_nm: Any,
+    counts: Any,
+    *,
+    bias_counts: float = 0.0,
+    read_noise_counts: float = 0.0,
+    window_nm: tuple[float, float] | None = None,
+) -> LorentzianFit:
+    """Weighted least squares with variance = (model − bias) shot noise + read noise² + 1/12 (ADC step).
+
+    The weights come from the model, not the data (data weights bias the
+    amplitude low), refined over three passes. ``bias_counts`` is the CCD's
+    electronic offset (no shot noise); ``window_nm`` limits the fit range.
+    """
+    x = array_1d("wavelength_nm", wavelength_nm, min_size=5)
+    y = array_1d("counts", counts, min_size=5)
+    same_length(wavelength_nm=x, counts=y)
+    increasing("wavelength_nm", x)
+    bias = finite_scalar("bias_counts", bias_counts)
+    read = finite_scalar("read_noise_counts", read_noise_counts, lo=0.0)
+    lo, hi = _window("window_nm", window_nm, (float(x[0]), float(x[-1])))
+    sel = (x >= lo) & (x <= hi)
+    x, y = x[sel], y[sel]
+    if x.size < 8:
+        raise InvalidValueError(
+            f"only {x.size} pixels in window_nm {(lo, hi)}; widen the window to >= 8 pixels"
+        )
+    if np.ptp(y) == 0:
+        raise InvalidValueError("the spectrum is flat (no line to fit); check the exposure and the window")
+
+    c0 = float(np.percentile(y, 10))
+    i_max = int(np.argmax(y))
+    a0 = float(y[i_max]) - c0
+    step = float(np.median(np.diff(x)))
+    w0 = max(float(np.count_nonzero(y > c0 + 0.5 * a0)) * step, 2.0 * step)
+    p = np.array([a0, float(x[i_max]), w0, c0])
+    lower = np.array([0.0, float(x[0]), 0.1 * step, -np.inf])
+    upper = np.array([np.inf, float(x[-1]), 10.0 * float(x[-1] - x[0]), np.inf])
+    var_floor = read * read + 1.0 / 12.0
+    var = np.maximum(y - bias, 0.0) + var_floor
+    converged = True
+    for _ in range(3):
+        sd = np.sqrt(var)
+        res = optimize.least_squares(
+            lambda q, sd=sd: (_lorentz(x, q) - y) / sd,
+            p,
+            bounds=(lower, upper),
+            x_scale=np.array([max(a0, 1.0), step, w0, max(abs(c0), 1.0)]),
+        )
+        p = res.x
+        converged = bool(res.success)
+        var = np.maximum(_lorentz(x, p) - bias, 0.0) + var_floor
+    sd = np.sqrt(var)
+    r = (_lorentz(x, p) - y) / sd
+    jac = res.jac
+    try:
+        cov = np.linalg.inv(jac.T @ jac)
+    except np.linalg.LinAlgError:
+        cov = np.full((4, 4), np.nan)
+        converged = False
+    dof = x.size - 4
+    chi2 = float(r @ r) / dof
+    flags = _bound_flags(("amplitude", "center_nm", "fwhm_nm", "offset"), at_bounds(p, lower, upper))
+    if not converged:
+        flags.append("not_converged")
+    if not p[0] > 5.0 * _sd(cov, 0):
+        flags.append("weak_line")
+    if chi2 > 1.0 + 5.0 * math.sqrt(2.0 / dof):
+        flags.append("poor_fit")
+    x0_err = _sd(cov, 1)
+    return LorentzianFit(
+        center_nm=float(p[1]),
+        center_nm_err=x0_err,
+        energy_ev=HC_EV_NM / float(p[1]),
+        energy_ev_err=HC_EV_NM / float(p[1]) ** 2 * x0_err,
+        fwhm_nm=float(p[2]),
+        fwhm_nm_err=_sd(cov, 2),
+        amplitude_counts=float(p[0]),
+        amplitude_counts_err=_sd(cov, 0),
+        offset_counts=float(p[3]),
+        offset_counts_err=_sd(cov, 3),
+        reduced_chi2=chi2,
+        dof=dof,
+        window_nm=(lo, hi),
+        method="weighted least squares, variance = model - bias + read_noise^2 + 1/12",
+        converged=converged,
+        flags=tuple(flags),
+    )
+
+
+# --------------------------------------------------------------------------- 2. decay
+
+
+@dataclass(frozen=True)
+class DecayFit:
+    """Mono-exponential tail A·exp(−γ(t − t_start)) + B of a TCSPC histogram (Poisson ML)."""
+
+    lifetime_ns: float
+    lifetime_ns_err: float
+    decay_rate_per_us: float
+    decay_rate_per_us_err: float
+    amplitude_counts_per_ns: float
+    amplitude_counts_per_ns_err: float
+    background_counts_per_ns: float
+    background_counts_per_ns_err: float
+    deviance: float
+    dof: int
+    deviance_per_dof: float
+    fit_start_ns: float
+    fit_stop_ns: float
+    n_counts: int
+    method: str
+    converged: bool
+    flags: tuple[str, ...]
+
+
+def _edges(name: str, t: FloatArray, n: int) -> FloatArray:
+    increasing(name, t)
+    if t.size == n + 1:
+        return t
+    if t.size != n:
+        raise InvalidValueError(f"{name} must hold {n} bin centres or {n + 1} bin edges, got {t.size} values")
+    mid = 0.5 * (t[1:] + t[:-1])
+    return np.concatenate(([t[0] - (mid[0] - t[0])], mid, [t[-1] + (t[-1] - mid[-1])]))
+
+
+def fit_decay(
+    time_ns: Any,
+    counts: Any,
+    *,
+    fit_start_ns: float | None = None,
+    fit_stop_ns: float | None = None,
+    start_after_peak_ns: float = 1.0,
+) -> DecayFit:
+    """Poisson maximum-likelihood fit of the decay tail; no IRF reconvolution (the tail starts after it).
+
+    ``time_ns``: bin edges (len = counts + 1) or centres (len = counts). The fit
+    uses whole bins in [fit_start_ns, fit_stop_ns]; the default start is
+    ``start_after_peak_ns`` after the peak bin (past the IRF and a biexciton
+    component), the default stop the last bin. The model is integrated over each bin.
+    """
+    n = array_1d("counts", counts, min_size=5, nonnegative=True)
+    edges = _edges("time_ns", array_1d("time_ns", time_ns, min_size=5), n.size)
+    if n.sum() == 0:
+        raise InvalidValueError("the histogram holds no counts; check the channel and the acquisition")
+    peak = 0.5 * (edges[int(np.argmax(n))] + edges[int(np.argmax(n)) + 1])
+    start = (
+        peak + finite_scalar("start_after_peak_ns", start_after_peak_ns, lo=0.0)
+        if fit_start_ns is None
+        else finite_scalar("fit_start_ns", fit_start_ns)
+    )
+    stop = float(edges[-1]) if fit_stop_ns is None else finite_scalar("fit_stop_ns", fit_stop_ns)
+    sel = (edges[:-1] >= start - 1e-9) & (edges[1:] <= stop + 1e-9)
+    if np.count_nonzero(sel) < 5:
+        raise InvalidValueError(
+            f"only {np.count_nonzero(sel)} bins between fit_start_ns={start:g} and fit_stop_ns={stop:g}; "
+            "widen the fit window"
+        )
+    y = n[sel]
+    if y.sum() < 10:
+        raise InvalidValueError(
+            f"only {int(y.sum())} counts in the fit window; acquire longer (>= 10 needed)"
+        )
+    t0 = float(edges[:-1][sel][0])
+    u = edges[:-1][sel] - t0
+    v = edges[1:][sel] - t0
+    width = v - u
+
+    def model(p: FloatArray) -> FloatArray:
+        a, g, b = p
+        mu: FloatArray = a * (np.exp(-g * u) - np.exp(-g * v)) / g + b * width
+        return mu
+
+    tail = max(y.size // 10, 1)
+    b0 = float(y[-tail:].sum() / width[-tail:].sum())
+    sig = np.maximum(y - b0 * width, 0.0)
+    mean_t = float((sig * 0.5 * (u + v)).sum() / sig.sum()) if sig.sum() > 0 else float(v[-1]) / 3
+    g0 = 1.0 / max(mean_t, float(width[0]))
+    a0 = max(float(y[0] / width[0]) - b0, 1.0)
+    lower = np.array([0.0, 1e-6 * g0, 0.0])
+    upper = np.array([np.inf, 1e3 * g0, np.inf])
+    fit = poisson_fit(model, y, np.array([a0, g0, b0]), lower, upper, np.array([a0, g0, max(b0, 1e-3)]))
+    a, g, b = (float(v) for v in fit.params)
+    g_err = _sd(fit.covariance, 1)
+    flags = _bound_flags(("amplitude", "decay_rate", "background"), fit.at_bound)
+    if not fit.converged:
+        flags.append("not_converged")
+    if y.sum() < FEW_COUNTS:
+        flags.append("few_counts")
+    dpd = fit.deviance / fit.dof if fit.dof > 0 else math.nan
+    if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
+        flags.append("poor_fit")
+    return DecayFit(
+        lifetime_ns=1.0 / g,
+        lifetime_ns_err=g_err / g**2,
+        decay_rate_per_us=1e3 * g,
+        decay_rate_per_us_err=1e3 * g_err,
+        amplitude_counts_per_ns=float(a),
+        amplitude_counts_per_ns_err=_sd(fit.covariance, 0),
+        background_counts_per_ns=float(b),
+        background_counts_per_ns_err=_sd(fit.covariance, 2),
+        deviance=fit.deviance,
+        dof=fit.dof,
+        deviance_per_dof=dpd,
+        fit_start_ns=t0,
+        fit_stop_ns=float(v[-1] + t0),
+        n_counts=int(y.sum()),
+        method="poisson maximum likelihood on the tail, bin-integrated model, no IRF reconvolution",
+        converged=fit.converged,
+        flags=tuple(flags),
+    )
+
+
+# --------------------------------------------------------------------------- 3. g2 under cw
+
+
+@dataclass(frozen=True)
+class CwG2Fit:
+    """g2(τ) = b − (b − g2(0))·exp(−(γ + w_p)|τ − τ0|), b = 1 unless the baseline was freed."""
+
+    g2_zero: float
+    g2_zero_err: float
+    antibunching_rate_per_us: float
+    antibunching_rate_per_us_err: float
+    antibunching_time_ns: float
+    antibunching_time_ns_err: float
+    tau0_ns: float
+    tau0_ns_err: float
+    baseline: float
+    baseline_err: float
+    g2_zero_corrected: float | None
+    g2_zero_corrected_err: float | None
+    rho_a: float | None
+    rho_b: float | None
+    deviance: float
+    dof: int
+    deviance_per_dof: float
+    window_ns: tuple[float, float]
+    n_counts: int
+    method: str
+    converged: bool
+    flags: tuple[str, ...]
+
+
+def fit_g2_cw(
+    tau_ns: Any,
+    g2: Any,
+    *,
+    counts: Any = None,
+    norm_factor: float | None = None,
+    window_ns: tuple[float, float] | None = None,
+    free_baseline: bool = False,
+    rho_a: float | None = None,
+    rho_b: float | None = None,
+) -> CwG2Fit:
+    """Poisson ML fit of a normalised cw g2 histogram (bin centres ``tau_ns``), τ0 free, model bin-averaged.
+
+    Give the raw coincidence ``counts`` or the ``norm_factor`` f (g2 = f·counts,
+    f = T/(N_A·N_B·Δτ)) so the Poisson errors are known. Signal fractions
+    ``rho_a``, ``rho_b`` give g2_corr = (g2 − (1 − ρ_Aρ_B))/(ρ_Aρ_B) as well.
+    ``free_baseline`` frees b (blinking bunching near the dip).
+    """
+    tau = array_1d("tau_ns", tau_ns, min_size=5)
+    g = array_1d("g2", g2, min_size=5, nonnegative=True)
+    same_length(tau_ns=tau, g2=g)
+    increasing("tau_ns", tau)
+    if (counts is None) == (norm_factor is None):
+        raise InvalidValueError("give exactly one of counts (raw coincidences) or norm_factor (g2 per count)")
+    if counts is not None:
+        c = array_1d("counts", counts, min_size=5, nonnegative=True)
+        same_length(tau_ns=tau, counts=c)
+        if c.sum() == 0:
+            raise InvalidValueError("the g2 histogram holds no coincidences; acquire longer")
+        f = float(g.sum() / c.sum())
+        if not np.allclose(g, f * c, rtol=1e-6, atol=1e-12 * max(f, 1e-300)):
+            raise InvalidValueError("g2 is not proportional to counts; pass the matching raw histogram")
+    else:
+        f = finite_scalar("norm_factor", norm_factor, lo=0.0, lo_open=True)
+        c = g / f
+        if not np.allclose(c, np.round(c), atol=1e-6):
+            raise InvalidValueError("g2/norm_factor must give whole coincidence counts; check norm_factor")
+        c = np.round(c)
+    lo, hi = _window("window_ns", window_ns, (float(tau[0]), float(tau[-1])))
+    sel = (tau >= lo) & (tau <= hi)
+    if np.count_nonzero(sel) < 8:
+        raise InvalidValueError(f"only {np.count_nonzero(sel)} bins in window_ns {(lo, hi)}; widen it")
+    x, y = tau[sel], c[sel]
+    edges = _edges("tau_ns", x, x.size)
+    left, right = edges[:-1], edges[1:]
+    if y.sum() == 0:
+        raise InvalidValueError("no coincidences inside window_ns; widen it or acquire longer")
+    if rho_a is not None or rho_b is not None:
+        if rho_a is None or rho_b is None:
+            raise InvalidValueError("give both rho_a and rho_b (signal fractions) or neither")
+        rho_a = finite_scalar("rho_a", rho_a, lo=0.0, hi=1.0, lo_open=True)
+        rho_b = finite_scalar("rho_b", rho_b, lo=0.0, hi=1.0, lo_open=True)
+
+    def shape(p: FloatArray) -> FloatArray:
+        # Bin-averaged: F(s) = sign(s)·(1 − e^{−r|s|})/r is an antiderivative of e^{−r|s|}; the
+        # average keeps the expected counts of the bin at τ0 above 0 when g2(0) → 0.
+        g0, rate, t0, b = p
+        sl, su = left - t0, right - t0
+        mean_exp = (
+            np.sign(su) * -np.expm1(-rate * np.abs(su)) - np.sign(sl) * -np.expm1(-rate * np.abs(sl))
+        ) / (rate * (su - sl))
+        out: FloatArray = b - (b - g0) * mean_exp
+        return out
+
+    if free_baseline:
+
+        def model(p: FloatArray) -> FloatArray:
+            return shape(p) / f
+    else:
+
+        def model(p: FloatArray) -> FloatArray:
+            return shape(np.append(p, 1.0)) / f
+
+    k = max(int(x.size // 40), 1)
+    smooth = np.convolve(y * f, np.ones(2 * k + 1) / (2 * k + 1), mode="same")
+    inner = slice(k, x.size - k) if x.size > 2 * k + 2 else slice(None)
+    i_min = int(np.argmin(smooth[inner])) + (inner.start or 0)
+    b0 = float(np.median(y * f)) if free_baseline else 1.0
+    g00 = float(min(max(smooth[i_min], 0.0), 0.9 * b0))
+    half = np.abs(x - x[i_min])[smooth > 0.5 * (b0 + g00)]
+    rate0 = 1.0 / max(float(half.min()) if half.size else (hi - lo) / 4, float(np.median(np.diff(x))))
+    p0 = [g00, rate0 * math.log(2.0), float(x[i_min])]
+    lower, upper = [0.0, 1e-6, lo], [10.0, 1e3, hi]
+    scale = [0.1, rate0, 1.0]
+    if free_baseline:
+        p0, lower, upper, scale = [*p0, b0], [*lower, 0.0], [*upper, 100.0], [*scale, 0.1]
+    fit = poisson_fit(model, y, np.array(p0), np.array(lower), np.array(upper), np.array(scale))
+    p, cov = fit.params, fit.covariance
+    rate, rate_err = float(p[1]), _sd(cov, 1)
+    flags = _bound_flags(("g2_zero", "rate", "tau0_ns", "baseline")[: p.size], fit.at_bound)
+    if not fit.converged:
+        flags.append("not_converged")
+    if y.sum() < FEW_COUNTS:
+        flags.append("few_counts")
+    dpd = fit.deviance / fit.dof if fit.dof > 0 else math.nan
+    if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
+        flags.append("poor_fit")
+    g2z, g2z_err = float(p[0]), _sd(cov, 0)
+    corr = corr_err = None
+    if rho_a is not None and rho_b is not None:
+        rr = rho_a * rho_b
+        corr, corr_err = (g2z - (1.0 - rr)) / rr, g2z_err / rr
+    return CwG2Fit(
+        g2_zero=g2z,
+        g2_zero_err=g2z_err,
+        antibunching_rate_per_us=1e3 * rate,
+        antibunching_rate_per_us_err=1e3 * rate_err,
+        antibunching_time_ns=1.0 / rate,
+        antibunching_time_ns_err=rate_err / rate**2,
+        tau0_ns=float(p[2]),
+        tau0_ns_err=_sd(cov, 2),
+        baseline=float(p[3]) if free_baseline else 1.0,
+        baseline_err=_sd(cov, 3) if free_baseline else 0.0,
+        g2_zero_corrected=corr,
+        g2_zero_corrected_err=corr_err,
+        rho_a=rho_a,
+        rho_b=rho_b,
+        deviance=fit.deviance,
+        dof=fit.dof,
+        deviance_per_dof=dpd,
+        window_ns=(lo, hi),
+        n_counts=int(y.sum()),
+        method="poisson maximum likelihood in counts, "
+        + ("free baseline" if free_baseline else "baseline fixed at 1"),
+        converged=fit.converged,
+        flags=tuple(flags),
+    )
+
+
+# --------------------------------------------------------------------------- 4. g2 under pulsed excitation
+
+
+@dataclass(frozen=True)
+class PulsedG2:
+    """g2(0) = area(peak 0) / mean area of the side peaks k = ±1 … ±n_side_peaks (no background removed)."""
+
+    g2_zero: float
+    g2_zero_err: float
+    center_area_counts: int
+    side_area_mean_counts: float
+    side_areas_counts: tuple[int, ...]
+    n_side_peaks: int
+    period_ns: float
+    center_ns: float
+    half_window_ns: float
+    method: str
+    flags: tuple[str, ...]
+
+
+def g2_pulsed(
+    tau_ns: Any,
+    counts: Any,
+    *,
+    period_ns: float,
+    n_side_peaks: int = 4,
+    center_ns: float = 0.0,
+    half_window_ns: float | None = None,
+) -> PulsedG2:
+    """Peak areas of a pulsed coincidence histogram (bin centres ``tau_ns``, raw ``counts``).
+
+    Areas sum the bins whose centres lie within ±``half_window_ns`` (default half
+    the period) of center_ns + k·period for k = 0 and k = ±1 … ±n_side_peaks.
+    Uncertainty: Poisson on every area, by the delta method (a zero centre area counts as 1).
+    When the lifetime is not short against the period, the tails of the side peaks
+    leak into the centre window (a fraction ≈ exp(−period/(2·lifetime))); narrow
+    ``half_window_ns`` or correct for it.
+    """
+    tau = array_1d("tau_ns", tau_ns, min_size=3)
+    c = array_1d("counts", counts, min_size=3, nonnegative=True)
+    same_length(tau_ns=tau, counts=c)
+    increasing("tau_ns", tau)
+    period = finite_scalar("period_ns", period_ns, lo=0.0, lo_open=True)
+    if not isinstance(n_side_peaks, int | np.integer) or n_side_peaks < 1:
+        raise InvalidValueError(f"n_side_peaks must be a whole number >= 1 (per side), got {n_side_peaks!r}")
+    n_side = int(n_side_peaks)
+    centre = finite_scalar("center_ns", center_ns)
+    hw = 0.5 * period if half_window_ns is None else finite_scalar("half_window_ns", half_window_ns, lo=0.0)
+    if not 0 < hw <= 0.5 * period:
+        raise InvalidValueError(f"half_window_ns must be in (0, period/2 = {0.5 * period:g}] ns")
+    step = float(np.median(np.diff(tau)))
+    if centre - n_side * period - hw < tau[0] - step or centre + n_side * period + hw > tau[-1] + step:
+        raise InvalidValueError(
+            f"the histogram ({tau[0]:g} to {tau[-1]:g} ns) does not cover {n_side} side peaks on each side "
+            f"of {centre:g} ns (period {period:g} ns); histogram a wider range or use fewer side peaks"
+        )
+    if c.sum() == 0:
+        raise InvalidValueError("the coincidence histogram holds no counts; acquire longer")
+
+    def area(k: int) -> int:
+        mid = centre + k * period
+        return int(c[(tau >= mid - hw) & (tau < mid + hw)].sum())
+
+    a0 = area(0)
+    sides = tuple(area(k) for k in range(-n_side, n_side + 1) if k != 0)
+    total = float(sum(sides))
+    flags: list[str] = []
+    if total == 0:
+        raise InvalidValueError("the side peaks are empty; acquire longer or check period_ns and center_ns")
+    mean_side = total / len(sides)
+    g2z = a0 / mean_side
+    # var(A0) = A0, var(mean side) = Σ A_k / n²
+    g2z_err = math.sqrt(max(a0, 1) + g2z**2 * total / len(sides) ** 2) / mean_side
+    if a0 == 0:
+        flags.append("zero_center_area")
+    if mean_side < FEW_COUNTS / 10:
+        flags.append("few_counts")
+    return PulsedG2(
+        g2_zero=g2z,
+        g2_zero_err=g2z_err,
+        center_area_counts=a0,
+        side_area_mean_counts=mean_side,
+        side_areas_counts=sides,
+        n_side_peaks=n_side,
+        period_ns=period,
+        center_ns=centre,
+        half_window_ns=hw,
+        method="peak-area ratio, Poisson errors (delta method), no background subtraction",
+        flags=tuple(flags),
+    )
+
+
+# --------------------------------------------------------------------------- 5. power series
+
+
+def sigma_from_slope_cm2(slope_cm2_per_j: float, wavelength_nm: float = 445.0) -> float:
+    """Absorption cross-section σ = slope·ħω_p (slope of γ + w_p vs I in cm²/J)."""
+    return finite_scalar("slope_cm2_per_j", slope_cm2_per_j) * photon_energy_j(wavelength_nm)
+
+
+def sigma_from_saturation_cm2(
+    decay_rate_per_us: float, saturation_intensity_w_cm2: float, wavelength_nm: float = 445.0
+) -> float:
+    """σ = ħω_p·γ/I_S in cm² (γ in µs⁻¹, I_S in W/cm²)."""
+    gamma = finite_scalar("decay_rate_per_us", decay_rate_per_us, lo=0.0, lo_open=True)
+    i_s = finite_scalar("saturation_intensity_w_cm2", saturation_intensity_w_cm2, lo=0.0, lo_open=True)
+    return photon_energy_j(wavelength_nm) * gamma * 1e6 / i_s
+
+
+@dataclass(frozen=True)
+class PowerSeriesFit:
+    """γ + w_p = γ + (σ/ħω_p)·I, weighted linear fit; σ and I_S = γ/slope derived."""
+
+    slope_cm2_per_j: float
+    slope_cm2_per_j_err: float
+    decay_rate_per_us: float
+    decay_rate_per_us_err: float
+    slope_intercept_corr: float
+    sigma_cm2: float
+    sigma_cm2_err: float
+    saturation_intensity_w_cm2: float
+    saturation_intensity_w_cm2_err: float
+    photon_energy_j: float
+    wavelength_nm: float
+    reduced_chi2: float
+    dof: int
+    method: str
+    flags: tuple[str, ...]
+
+
+def fit_power_series(
+    intensity_w_cm2: Any,
+    rate_per_us: Any,
+    rate_per_us_err: Any,
+    *,
+    wavelength_nm: float = 445.0,
+) -> PowerSeriesFit:
+    """Weighted (1/σ²) linear fit of the antibunching rates γ + w_p (µs⁻¹) against intensity (W/cm²).
+
+    Uncertainties are the unscaled covariance (the rate errors are taken as
+    known); I_S's includes the slope–intercept covariance.
+    """
+    i = array_1d("intensity_w_cm2", intensity_w_cm2, min_size=3)
+    r = array_1d("rate_per_us", rate_per_us, min_size=3)
+    e = array_1d("rate_per_us_err", rate_per_us_err, min_size=3)
+    same_length(intensity_w_cm2=i, rate_per_us=r, rate_per_us_err=e)
+    if np.any(i <= 0) or np.any(e <= 0):
+        raise InvalidValueError("intensities and rate uncertainties must all be > 0")
+    if np.unique(i).size < 2:
+        raise InvalidValueError("the power series needs at least two distinct intensities")
+    energy = photon_energy_j(wavelength_nm)
+    design = np.column_stack((np.ones_like(i), i)) / e[:, None]
+    cov = np.linalg.inv(design.T @ design)
+    intercept, slope = cov @ (design.T @ (r / e))
+    resid = (r - intercept - slope * i) / e
+    dof = i.size - 2
+    chi2 = float(resid @ resid) / dof
+    var_b, var_s, cov_bs = cov[0, 0], cov[1, 1], cov[0, 1]
+    flags = []
+    if slope <= 0 or intercept <= 0:
+        flags.append("nonphysical_sign")
+    if slope != 0:
+        i_s = intercept / slope
+        var_is = var_b / slope**2 + intercept**2 * var_s / slope**4 - 2.0 * intercept * cov_bs / slope**3
+    else:
+        i_s = var_is = math.nan
+    if chi2 > 1.0 + 5.0 * math.sqrt(2.0 / dof):
+        flags.append("poor_fit")
+    return PowerSeriesFit(
+        slope_cm2_per_j=float(slope) * 1e6,
+        slope_cm2_per_j_err=math.sqrt(var_s) * 1e6,
+        decay_rate_per_us=float(intercept),
+        decay_rate_per_us_err=math.sqrt(var_b),
+        slope_intercept_corr=float(cov_bs / math.sqrt(var_b * var_s)),
+        sigma_cm2=float(slope) * 1e6 * energy,
+        sigma_cm2_err=math.sqrt(var_s) * 1e6 * energy,
+        saturation_intensity_w_cm2=float(i_s),
+        saturation_intensity_w_cm2_err=math.sqrt(max(var_is, 0.0)) if math.isfinite(var_is) else math.nan,
+        photon_energy_j=energy,
+        wavelength_nm=float(wavelength_nm),
+        reduced_chi2=chi2,
+        dof=dof,
+        method="weighted linear least squares, unscaled covariance",
+        flags=tuple(flags),
+    )
+
+
+# --------------------------------------------------------------------------- 6. ensemble saturation
+
+
+@dataclass(frozen=True)
+class SaturationFit:
+    """I_PL = A·I/(I + I_S) + c; with a decay rate γ, σ = ħω_p·γ/I_S."""
+
+    amplitude_counts: float
+    amplitude_counts_err: float
+    saturation_intensity_w_cm2: float
+    saturation_intensity_w_cm2_err: float
+    offset_counts: float
+    offset_counts_err: float
+    sigma_cm2: float | None
+    sigma_cm2_err: float | None
+    decay_rate_per_us: float | None
+    wavelength_nm: float
+    reduced_chi2: float
+    dof: int
+    method: str
+    converged: bool
+    flags: tuple[str, ...]
+
+
+def fit_saturation(
+    intensity_w_cm2: Any,
+    pl_counts: Any,
+    *,
+    pl_counts_err: Any = None,
+    relative_noise: float = 0.0,
+    fit_offset: bool = True,
+    decay_rate_per_us: float | None = None,
+    decay_rate_per_us_err: float = 0.0,
+    wavelength_nm: float = 445.0,
+) -> SaturationFit:
+    """Weighted least squares of a saturation series.
+
+    Without ``pl_counts_err`` the variance is model + (relative_noise·model)²
+    (Poisson counting plus a known relative fluctuation of each point),
+    refined over three passes.
+    """
+    x = array_1d("intensity_w_cm2", intensity_w_cm2, min_size=4)
+    y = array_1d("pl_counts", pl_counts, min_size=4)
+    same_length(intensity_w_cm2=x, pl_counts=y)
+    increasing("intensity_w_cm2", x)
+    if x[0] <= 0:
+        raise InvalidValueError("intensities must be > 0 W/cm²")
+    rel = finite_scalar("relative_noise", relative_noise, lo=0.0, hi=1.0)
+    err = None
+    if pl_counts_err is not None:
+        err = array_1d("pl_counts_err", pl_counts_err, min_size=4)
+        same_length(intensity_w_cm2=x, pl_counts_err=err)
+        if np.any(err <= 0):
+            raise InvalidValueError("pl_counts_err must be > 0 everywhere")
+    n_par = 3 if fit_offset else 2
+    if x.size <= n_par:
+        raise InvalidValueError(
+            f"{x.size} points cannot constrain {n_par} parameters; measure more intensities"
+        )
+
+    def model(p: FloatArray) -> FloatArray:
+        out: FloatArray = p[0] * x / (x + p[1]) + (p[2] if fit_offset else 0.0)
+        return out
+
+    c0 = max(float(y[0]), 0.0) if fit_offset else 0.0
+    a0 = max(float(y[-1]) - c0, 1.0) * 1.2
+    above = y - c0 > 0.5 * a0
+    half = x[int(np.argmax(above))] if np.any(above) else x[-1]
+    p = np.array([a0, float(half), c0])[:n_par]
+    lower = np.array([0.0, 1e-6 * float(x[0]), -np.inf])[:n_par]
+    upper = np.array([np.inf, 1e6 * float(x[-1]), np.inf])[:n_par]
+    var = err**2 if err is not None else np.maximum(y, 1.0) + (rel * y) ** 2
+    converged = True
+    for _ in range(1 if err is not None else 3):
+        sd = np.sqrt(var)
+        res = optimize.least_squares(
+            lambda q, sd=sd: (model(q) - y) / sd,
+            p,
+            bounds=(lower, upper),
+            x_scale=np.array([a0, float(half), max(abs(c0), 1.0)])[:n_par],
+        )
+        p, converged = res.x, bool(res.success)
+        if err is None:
+            m = np.maximum(model(p), 1.0)
+            var = m + (rel * m) ** 2
+    r = (model(p) - y) / np.sqrt(var)
+    try:
+        cov = np.linalg.inv(res.jac.T @ res.jac)
+    except np.linalg.LinAlgError:
+        cov, converged = np.full((n_par, n_par), np.nan), False
+    dof = x.size - n_par
+    chi2 = float(r @ r) / dof
+    flags = _bound_flags(("amplitude", "saturation_intensity", "offset")[:n_par], at_bounds(p, lower, upper))
+    if not converged:
+        flags.append("not_converged")
+    if chi2 > 1.0 + 5.0 * math.sqrt(2.0 / dof):
+        flags.append("poor_fit")
+    if p[1] > x[-1]:
+        flags.append("saturation_beyond_range")
+    i_s, i_s_err = float(p[1]), _sd(cov, 1)
+    sigma = sigma_err = gamma = None
+    if decay_rate_per_us is not None:
+        gamma = finite_scalar("decay_rate_per_us", decay_rate_per_us, lo=0.0, lo_open=True)
+        g_err = finite_scalar("decay_rate_per_us_err", decay_rate_per_us_err, lo=0.0)
+        sigma = sigma_from_saturation_cm2(gamma, i_s, wavelength_nm)
+        sigma_err = sigma * math.hypot(g_err / gamma, i_s_err / i_s)
+    return SaturationFit(
+        amplitude_counts=float(p[0]),
+        amplitude_counts_err=_sd(cov, 0),
+        saturation_intensity_w_cm2=i_s,
+        saturation_intensity_w_cm2_err=i_s_err,
+        offset_counts=float(p[2]) if fit_offset else 0.0,
+        offset_counts_err=_sd(cov, 2) if fit_offset else 0.0,
+        sigma_cm2=sigma,
+        sigma_cm2_err=sigma_err,
+        decay_rate_per_us=gamma,
+        wavelength_nm=float(wavelength_nm),
+        reduced_chi2=chi2,
+        dof=dof,
+        method="weighted least squares, "
+        + ("given errors" if err is not None else f"variance = model + ({rel:g}·model)^2"),
+        converged=converged and "not_converged" not in flags,
+        flags=tuple(flags),
+    )
+
+
+# --------------------------------------------------------------------------- 8. biexciton yield
+
+
+@dataclass(frozen=True)
+class BiexcitonYield:
+    """PLQY_XX = γ_r,XX/γ_XX with γ_r,XX = 4γ (γ: exciton decay rate in solution)."""
+
+    radiative_rate_xx_per_ns: float
+    radiative_rate_xx_per_ns_err: float
+    plqy_xx: float
+    plqy_xx_err: float
+    biexciton_rate_per_ns: float
+    decay_rate_per_us: float
+
+
+def biexciton_yield(
+    biexciton_rate_per_ns: float,
+    decay_rate_per_us: float,
+    *,
+    biexciton_rate_per_ns_err: float = 0.0,
+    decay_rate_per_us_err: float = 0.0,
+) -> BiexcitonYield:
+    """Biexciton quantum yield from the fast TA rate γ_XX (ns⁻¹) and the exciton rate γ (µs⁻¹)."""
+    g_xx = finite_scalar("biexciton_rate_per_ns", biexciton_rate_per_ns, lo=0.0, lo_open=True)
+    g = finite_scalar("decay_rate_per_us", decay_rate_per_us, lo=0.0, lo_open=True)
+    g_xx_err = finite_scalar("biexciton_rate_per_ns_err", biexciton_rate_per_ns_err, lo=0.0)
+    g_err = finite_scalar("decay_rate_per_us_err", decay_rate_per_us_err, lo=0.0)
+    radiative = 4.0 * g * 1e-3  # µs⁻¹ → ns⁻¹
+    plqy = radiative / g_xx
+    return BiexcitonYield(
+        radiative_rate_xx_per_ns=radiative,
+        radiative_rate_xx_per_ns_err=4.0 * g_err * 1e-3,
+        plqy_xx=plqy,
+        plqy_xx_err=plqy * math.hypot(g_err / g, g_xx_err / g_xx),
+        biexciton_rate_per_ns=g_xx,
+        decay_rate_per_us=g,
+    )
