@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -63,12 +64,17 @@ _ROUND_TRIP = textwrap.dedent(
 
 
 def _round_trip(store: Path, n: int) -> dict:
+    # glibc gives every thread its own malloc arena and keeps freed buffers in it;
+    # with the store's encode/decode threads that slack varies run to run (seen up to
+    # ~300 MB on a loaded machine). Two arenas measure qdcat's buffers, not the slack.
+    env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
     out = subprocess.run(
         [sys.executable, "-c", _ROUND_TRIP, str(store), str(n)],
         capture_output=True,
         text=True,
         timeout=1200,
         check=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
