@@ -156,3 +156,30 @@ def test_compression_is_about_three_bytes_per_event(tmp_path: Path) -> None:
         s = w.commit()
     per_event = s.stored_bytes / n
     assert 2.0 < per_event < 4.0, per_event
+
+
+def test_groups_are_plain_zarr_v3(tmp_path: Path) -> None:
+    """Chunks are written and read outside zarr's pipeline; zarr itself must read them identically."""
+    import warnings
+
+    import zarr
+
+    store = TimeTagStore(str(tmp_path / "s"))
+    rng = np.random.default_rng(2)
+    t, ch = _sorted_events(rng, 10_000)
+    nt = rng.integers(0, 4096, t.size).astype(np.uint16)
+    ch[:4000] = 0  # whole chunks of fill value: zarr leaves them unwritten on the tail path
+    with store.create_timetags("raw/z", resolution_ps=1, chunk_events=1000, nanotime_dtype="uint16") as w:
+        w.append(t, ch, nt)
+        w.commit()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in the Zarr")
+        group = zarr.open_group(str(tmp_path / "s"), path="raw/z", mode="r")
+        assert group.metadata.zarr_format == 3
+        assert np.array_equal(group["timestamps_ps"][:], t)
+        assert np.array_equal(group["channels"][:], ch)
+        assert np.array_equal(group["nanotimes"][:], nt)
+    ours = store.open_timetags("raw/z").read_all()
+    assert np.array_equal(ours.channels, ch) and np.array_equal(ours.timestamps_ps, t)
+    fast = list(store.open_timetags("raw/z").iter_chunks(chunks_per_batch=3))
+    assert np.array_equal(np.concatenate([c.channels for c in fast]), ch)
