@@ -67,7 +67,7 @@ def test_same_file_ingested_twice_at_once_lands_once(populated: Catalog, tmp_pat
 
 _INGEST_RSS = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     from pathlib import Path
     from qdcat.catalog.api import init_catalog
     from qdcat.ingest.pipeline import IngestItem, ingest_file
@@ -75,7 +75,9 @@ _INGEST_RSS = textwrap.dedent(
     cat.add_sample("S", "X"); cat.add_specimen("sp", "S"); cat.add_dot("sp", "d", 0, 0)
     cat.add_setup("hbt", channels={0: "hbt_a", 1: "hbt_b"})
     out = ingest_file(cat, IngestItem(Path(sys.argv[1]), "g2_cw", "sp", dot="d", setup="hbt"))
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forked pytest parent
+    with open("/proc/self/status") as fh:
+        rss_mb = [int(x.split()[1]) for x in fh if x.startswith("VmHWM")][0] / 1024
     print(json.dumps({"events": out.events, "rss_mb": rss_mb}))
     """
 )
