@@ -134,11 +134,12 @@ def main() -> int:
             print(f"{'codec':34} {'bytes/event':>12} {'write Mev/s':>12} {'read Mev/s':>12}")
             default = CodecProfile()
             profiles = [
-                CodecProfile(clevel=1),
-                default,
-                CodecProfile(clevel=5),
-                CodecProfile(clevel=9),
+                CodecProfile(cname="zstd", clevel=1),
+                CodecProfile(cname="zstd", clevel=3),
+                CodecProfile(cname="zstd", clevel=5),
                 CodecProfile(cname="lz4", clevel=5),
+                default,
+                CodecProfile(cname="lz4hc", clevel=5),
                 CodecProfile(delta_timestamps=False),
             ]
             for j, prof in enumerate(profiles):
