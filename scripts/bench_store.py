@@ -7,7 +7,7 @@ Synthetic T2 data: two detectors at --rate-cps each (Poisson), 1 ps resolution,
 merged and time-sorted as a time tagger delivers them. For each repeat the
 same arrays are written and read back through
 
-* qdcat: ``TimeTagStore`` (delta + bitshuffle + zstd, streamed chunk by chunk,
+* qdcat: ``TimeTagStore`` (delta + bitshuffle + lz4, streamed chunk by chunk,
   checksummed, exact round trip checked);
 * npy:   ``np.save`` / ``np.load`` of the same two arrays (no compression).
 
