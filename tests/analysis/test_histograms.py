@@ -373,3 +373,26 @@ def test_real_picoharp_t2_file_matches_naive(shared_timetags: Path) -> None:
     tr = intensity_trace(ts, ch, bin_ps=10**10)
     for col, c in enumerate(tr.channels):
         np.testing.assert_array_equal(tr.counts[:, col], np.bincount(ts[ch == c] // 10**10))
+
+
+def test_intensity_trace_two_core_path_equals_naive() -> None:
+    """Chunks of >= 2^20 events are counted in two halves on two threads."""
+    from qdcat.analysis.histograms import TRACE_PARALLEL_MIN_EVENTS, IntensityTraceAccumulator
+
+    rng = np.random.default_rng(12)
+    n = 3 * TRACE_PARALLEL_MIN_EVENTS + 17
+    ts = np.cumsum(rng.exponential(2e6, n)).astype(np.int64)
+    ts[n // 2] = ts[n // 2 - 1]  # a tie exactly at the split
+    ch = rng.integers(0, 3, n).astype(np.uint8)
+    bin_ps = 10_000_000_000
+    tr = intensity_trace(ts, ch, bin_ps=bin_ps, channels_of_interest=(0, 2))
+    for q, c in enumerate((0, 2)):
+        ref = np.bincount(ts[ch == c] // bin_ps, minlength=tr.counts.shape[0])
+        assert np.array_equal(tr.counts[:, q], ref)
+    # a decrease exactly at the split is refused, and the accumulator keeps its state
+    bad = ts.copy()
+    bad[n // 2] = bad[n // 2 - 1] - 1
+    acc = IntensityTraceAccumulator(bin_ps=bin_ps, channels=(0,))
+    with pytest.raises(InvalidValueError, match="sorted|order|decreas"):
+        acc.add(bad, ch)
+    assert acc.result().counts.sum() == 0
