@@ -393,6 +393,6 @@ def test_intensity_trace_two_core_path_equals_naive() -> None:
     bad = ts.copy()
     bad[n // 2] = bad[n // 2 - 1] - 1
     acc = IntensityTraceAccumulator(bin_ps=bin_ps, channels=(0,))
-    with pytest.raises(InvalidValueError, match="sorted|order|decreas"):
+    with pytest.raises(InvalidValueError, match=r"sorted|order|decreas"):
         acc.add(bad, ch)
     assert acc.result().counts.sum() == 0
