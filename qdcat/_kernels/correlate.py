@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _count_pair(hist, c, cj, dd, a, b, window, bin_w):  # type: ignore[no-untyped-def]
     # dd = t_later - t_earlier in [0, W] (stream order). The delay t_b - t_a is +dd when the
     # later event is b and -dd when it is a; bins are half-open [-W + k*w, -W + (k+1)*w),
@@ -23,7 +23,7 @@ def _count_pair(hist, c, cj, dd, a, b, window, bin_w):  # type: ignore[no-untype
     hist[(delay + window) // bin_w] += np.int64(later_a | later_b)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _pairs_with_carry(carry_t, carry_c, ts, ch, a, b, window, bin_w, hist):  # type: ignore[no-untyped-def]
     # Pairs of (carry event, chunk event): only the first chunk events, within the window of
     # the carry's last one, can have any. Kept out of g2_linear's hot loop, which any extra
@@ -48,7 +48,8 @@ def _pairs_with_carry(carry_t, carry_c, ts, ch, a, b, window, bin_w, hist):  # t
     return 0
 
 
-@numba.njit(cache=True, nogil=True)
+# error_model="numpy": no ZeroDivisionError check on `//` (the wrappers validate bin_w > 0).
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def g2_linear(carry_t, carry_c, ts, ch, a, b, window, bin_w, hist):  # type: ignore[no-untyped-def]
     """Add every (a, b) pair whose later event lies in ``ts`` to ``hist``; return 1 if ``ts`` decreases.
 
@@ -65,15 +66,19 @@ def g2_linear(carry_t, carry_c, ts, ch, a, b, window, bin_w, hist):  # type: ign
     # ts[i - 1] (~1.3x faster than a variable start).
     for i in range(1, ts.shape[0]):
         t = ts[i]
-        tp = ts[i - 1]
+        d = t - ts[i - 1]
         # The hot path: no earlier event within the window, one well-predicted branch. A
-        # decrease also lands here (t - tp < 0), so the order check costs nothing.
-        if t - tp <= window:
-            if t < tp:
+        # decrease also lands here (d < 0), so the order check costs nothing.
+        if d <= window:
+            if d < 0:
                 return 1  # unsorted: stop before a negative delay can index out of range
             c = ch[i]
-            j = i - 1
-            while j >= 0 and t - ts[j] <= window:
+            # The previous event is within the window: count it without entering a loop.
+            # Peeling this one iteration saves the loop-exit misprediction that almost
+            # every close event paid (~1.2x at 200 kcps, bit-identical).
+            _count_pair(hist, c, ch[i - 1], d, a, b, window, bin_w)
+            j = i - 2
+            while j >= 0 and t - ts[j] <= window:  # rarely: two or more within W
                 _count_pair(hist, c, ch[j], t - ts[j], a, b, window, bin_w)
                 j -= 1
     return 0
