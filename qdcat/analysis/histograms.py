@@ -395,6 +395,93 @@ def pair_histogram_log(
     return PairHistogram(edges.copy(), hist, a, b, int(na), int(nb), int(duration_ps), window, None)
 
 
+class G2LogAccumulator:
+    """Log-binned pair delays fed chunk by chunk; :meth:`result` equals :func:`pair_histogram_log`.
+
+    An a event is counted once every b event up to ``t_a + edges[-1]`` has arrived (the
+    stream is time-sorted, so that is once the stream has passed that time); only the a
+    events still waiting and the b events they can reach are kept, so memory is bounded
+    by the rate times the span of the edges, not by the acquisition.
+    """
+
+    def __init__(self, channel_a: int, channel_b: int, *, edges_ps: np.ndarray) -> None:
+        self.channel_a = _channel("channel_a", channel_a)
+        self.channel_b = _channel("channel_b", channel_b)
+        _check_pair_channels(self.channel_a, self.channel_b)
+        edges = np.asarray(edges_ps)
+        if edges.ndim != 1 or edges.shape[0] < 2 or edges.dtype != np.int64:
+            raise InvalidValueError(
+                f"edges_ps must be a 1-D int64 array of at least 2 edges, got {edges.dtype} {edges.shape}; "
+                "build one with log_delay_edges()"
+            )
+        if np.any(np.diff(edges) <= 0):
+            raise InvalidValueError("edges_ps must be strictly increasing")
+        self.edges_ps = np.ascontiguousarray(edges)
+        self._hist = np.zeros(edges.shape[0] - 1, np.int64)
+        self._pending_a = _EMPTY_T
+        self._buffer_b = _EMPTY_T
+        self._last = np.iinfo(np.int64).min
+        self._na = 0
+        self._nb = 0
+        self._span_a = (-1, -1)
+        self._span_b = (-1, -1)
+
+    def add(self, timestamps_ps: np.ndarray, channels: np.ndarray) -> None:
+        """Add the next chunk (refused, leaving the state unchanged, if out of order)."""
+        ts, ch = _events(timestamps_ps, channels)
+        if ts.shape[0] == 0:
+            return
+        if ts[0] < self._last:
+            _raise_unsorted(f"between chunks ({int(ts[0])} ps after {int(self._last)} ps)")
+        if ts.shape[0] > 1 and np.any(ts[1:] < ts[:-1]):
+            _raise_unsorted("within a chunk")
+        a, b = self.channel_a, self.channel_b
+        ta = np.empty(ts.shape[0], np.int64)
+        tb = np.empty(ts.shape[0], np.int64)
+        na, nb = _k.split_channels(ts, ch, a, b, ta, tb)
+        self._na += int(na)
+        self._nb += int(nb)
+        if na:
+            self._span_a = _merge_span(self._span_a, (int(ta[0]), int(ta[na - 1])))
+        if nb:
+            self._span_b = _merge_span(self._span_b, (int(tb[0]), int(tb[nb - 1])))
+        pending = np.concatenate([self._pending_a, ta[:na]])
+        buffer_b = np.concatenate([self._buffer_b, tb[:nb]])
+        seen = int(ts[-1])
+        first, last_edge = int(self.edges_ps[0]), int(self.edges_ps[-1])
+        # a events whose whole delay range lies before `seen` have all their b events.
+        ready = int(np.searchsorted(pending, seen - last_edge, side="right"))
+        if ready:
+            _k.g2_log(pending[:ready], buffer_b, self.edges_ps, self._hist)
+        pending = pending[ready:]
+        # b events earlier than any waiting (or future) a event can reach are no longer needed.
+        reach = (int(pending[0]) if pending.shape[0] else seen) + first
+        buffer_b = buffer_b[int(np.searchsorted(buffer_b, reach, side="left")) :]
+        self._pending_a, self._buffer_b = pending.copy(), buffer_b.copy()
+        self._last = seen
+
+    def result(self, *, duration_ps: int | None = None) -> PairHistogram:
+        """The histogram so far, counting the a events still waiting against the b events seen."""
+        _require_events(None, self.channel_a, self.channel_b, self._na, self._nb)
+        hist = self._hist.copy()
+        if self._pending_a.shape[0]:
+            _k.g2_log(self._pending_a, self._buffer_b, self.edges_ps, hist)
+        if duration_ps is None:
+            duration_ps = _overlap_ps(self._span_a, self._span_b)
+        window = int(max(abs(int(self.edges_ps[0])), abs(int(self.edges_ps[-1]))))
+        return PairHistogram(
+            self.edges_ps.copy(),
+            hist,
+            self.channel_a,
+            self.channel_b,
+            self._na,
+            self._nb,
+            int(duration_ps),
+            window,
+            None,
+        )
+
+
 # -- TCSPC -------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -396,3 +397,51 @@ def test_intensity_trace_two_core_path_equals_naive() -> None:
     with pytest.raises(InvalidValueError, match=r"sorted|order|decreas"):
         acc.add(bad, ch)
     assert acc.result().counts.sum() == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 3000),
+    seed=st.integers(0, 2**32 - 1),
+    cuts=st.lists(st.integers(0, 3000), max_size=8),
+    symmetric=st.booleans(),
+)
+def test_log_binned_streaming_equals_in_memory(n: int, seed: int, cuts: list[int], symmetric: bool) -> None:
+    from qdcat.analysis.histograms import G2LogAccumulator, log_delay_edges, pair_histogram_log
+
+    rng = np.random.default_rng(seed)
+    ts = np.cumsum(rng.integers(0, 5_000_000, n)).astype(np.int64)  # ties and µs gaps
+    ch = rng.integers(0, 3, n).astype(np.uint8)
+    ch[0], ch[-1] = 0, 1
+    edges = log_delay_edges(1_000, 200_000_000, 8, symmetric=symmetric)
+    ref = pair_histogram_log(ts, ch, 0, 1, edges_ps=edges)
+    acc = G2LogAccumulator(0, 1, edges_ps=edges)
+    bounds = sorted({0, n, *[c % (n + 1) for c in cuts]})
+    for lo, hi in itertools.pairwise(bounds):
+        acc.add(ts[lo:hi], ch[lo:hi])
+    got = acc.result()
+    assert np.array_equal(got.counts, ref.counts)
+    assert (got.n_a, got.n_b, got.duration_ps) == (ref.n_a, ref.n_b, ref.duration_ps)
+
+
+def test_log_binned_streaming_from_a_store(tmp_path: Path) -> None:
+    from qdcat.analysis.histograms import G2LogAccumulator, log_delay_edges, pair_histogram_log
+    from qdcat.store import TimeTagStore
+
+    rng = np.random.default_rng(3)
+    n = 200_000
+    ts = np.cumsum(rng.exponential(5e6, n)).astype(np.int64)
+    ch = rng.integers(0, 2, n).astype(np.uint8)
+    store = TimeTagStore(str(tmp_path / "s"))
+    with store.create_timetags("raw/log", resolution_ps=1, chunk_events=7_001) as w:
+        w.append(ts, ch)
+        w.commit()
+    edges = log_delay_edges(10_000, 10**11, 10)
+    acc = G2LogAccumulator(0, 1, edges_ps=edges)
+    for chunk in store.open_timetags("raw/log").iter_chunks(chunks_per_batch=2):
+        acc.add(chunk.timestamps_ps, chunk.channels)
+    assert np.array_equal(acc.result().counts, pair_histogram_log(ts, ch, 0, 1, edges_ps=edges).counts)
+    # only the events within the edges' span (±0.1 s of a 1 s stream) are kept, not the stream
+    span_ps = int(edges[-1] - edges[0])
+    assert acc._buffer_b.shape[0] <= int(np.sum((ch == 1) & (ts >= ts[-1] - span_ps))) + 1
+    assert acc._pending_a.shape[0] <= int(np.sum((ch == 0) & (ts >= ts[-1] - span_ps))) + 1
