@@ -15,6 +15,12 @@ from qdcat.catalog.models import Base
 config = context.config
 target_metadata = Base.metadata
 
+if config.config_file_name is not None and "connection" not in config.attributes:
+    # Run as the `alembic` command: show what it does (qdcat itself stays quiet).
+    from logging.config import fileConfig
+
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
 
 def _configure_and_run(connection: Connection) -> None:
     context.configure(
