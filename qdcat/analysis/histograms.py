@@ -132,9 +132,19 @@ def _channel(name: str, value: Any) -> int:
     return int(value)
 
 
+#: Linear g2 windows stay below 2^31 ps so the kernel's bin index (0 … 2W) fits a 32-bit
+#: division, several times cheaper than a 64-bit one (see qdcat._kernels.correlate).
+MAX_LINEAR_WINDOW_PS = 2**31 - 1
+
+
 def _window_and_bin(window_ps: Any, bin_ps: Any) -> tuple[int, int]:
     window = _positive_int("window_ps", window_ps)
     width = _positive_int("bin_ps", bin_ps)
+    if window > MAX_LINEAR_WINDOW_PS:
+        raise InvalidValueError(
+            f"window_ps={window} exceeds {MAX_LINEAR_WINDOW_PS} ps (~2 ms) for linear bins; "
+            "for µs–s delays use pair_histogram_log with log_delay_edges()"
+        )
     if window % width:
         raise InvalidValueError(
             f"window_ps ({window}) must be a multiple of bin_ps ({width}) so that bins are exact; "
