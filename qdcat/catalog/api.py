@@ -71,6 +71,10 @@ E = TypeVar("E")
 #: presumed alive before garbage collection removes it.
 DEFAULT_PENDING_GRACE = dt.timedelta(hours=6)
 
+#: zarr writes metadata to ``<name>.<uuid>.partial`` and renames it; a file still there
+#: after this long was left by a killed writer.
+PARTIAL_GRACE = dt.timedelta(minutes=10)
+
 
 # ---------------------------------------------------------------------------
 # value parsing: one clear message per bad value
@@ -1248,6 +1252,12 @@ class Catalog:
         with self.session() as s:
             known = set(s.scalars(select(RawAsset.store_path)))
         orphans = []
+        # zarr's temporaries from a write killed before its rename: never read, safe to
+        # remove once no writer could still be about to rename them.
+        for key in self.store.list_partials("raw"):
+            if all_pending or self._store_age(key) > PARTIAL_GRACE:
+                self.store.delete(key)
+                orphans.append(key)
         for key in self.store.list_keys("raw"):
             if key in known:
                 continue

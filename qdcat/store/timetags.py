@@ -216,8 +216,22 @@ class TimeTagStore:
             p = p.rstrip("/")
             if p.endswith("zarr.json"):  # the parent group's own metadata
                 continue
+            if p.endswith(".partial"):  # zarr's atomic-write temporaries: see list_partials
+                continue
             out.append(p[len(root) :] if p.startswith(root) else f"{prefix}/{p.rsplit('/', 1)[-1]}")
         return sorted(out)
+
+    def list_partials(self, prefix: str = "raw") -> list[str]:
+        """Temporary files zarr writes before an atomic rename; left behind only by a killed writer."""
+        base = self._full(prefix)
+        if not self._fs.exists(base):
+            return []
+        root = self._root.rstrip("/") + "/"
+        return sorted(
+            p.rstrip("/")[len(root) :]
+            for p in self._fs.ls(base, detail=False)
+            if p.rstrip("/").endswith(".partial") and p.startswith(root)
+        )
 
     def delete(self, key: str) -> bool:
         """Remove a group and everything under it; ``False`` if it was not there."""

@@ -255,3 +255,22 @@ def test_kill_9_mid_ingest_leaves_catalog_consistent(populated: Catalog, tmp_pat
     assert rep.removed_pending == [key]
     assert _asset_rows(populated) == [] and _store_groups(populated) == []
     assert populated.fsck() == []
+
+
+def test_zarr_temporaries_left_by_a_killed_writer(populated: Catalog) -> None:
+    """A kill during zarr's atomic metadata write leaves `<name>.<uuid>.partial` behind."""
+    t, ch = _events(1000)
+    with populated.new_timetag_measurement(SPEC, resolution_ps=1.0) as w:
+        w.append(t, ch)
+    root = Path(populated.config.store_url)
+    leftover = root / "raw" / "zarr.0123abcd.partial"
+    leftover.write_text("{")
+    assert populated.store.list_keys("raw") == [populated.raw_asset(w.measurement_id)["store_path"]]
+    assert populated.fsck() == []  # not data, not a problem
+    populated.collect_garbage()
+    assert leftover.exists()  # fresh: a writer might be about to rename it
+    old = time.time() - 3600
+    os.utime(leftover, (old, old))
+    rep = populated.collect_garbage()
+    assert rep.removed_orphans == ["raw/zarr.0123abcd.partial"] and not leftover.exists()
+    assert populated.fsck(checksums=True) == []
