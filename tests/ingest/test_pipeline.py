@@ -169,7 +169,8 @@ def test_kill_9_during_cli_ingest(lab: Catalog, tmp_path: Path) -> None:
     """A killed `qdcat ingest` leaves no measurement; gc cleans up; the file then ingests."""
     rng = np.random.default_rng(9)
     big = tmp_path / "big.ptu"
-    t = np.cumsum(rng.exponential(1e5, 6_000_000)).astype(np.int64)
+    # large enough (~0.5 s of ingest) that the poll below sees the write in progress
+    t = np.cumsum(rng.exponential(1e5, 20_000_000)).astype(np.int64)
     write_ptu_t2(big, [(t, rng.integers(0, 2, t.size).astype(np.uint8))])
     cfg = lab.config
     env = {
