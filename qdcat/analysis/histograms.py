@@ -367,6 +367,18 @@ def log_delay_edges(
     return np.concatenate([-pos[::-1], pos]) if symmetric else pos
 
 
+def _log_edges(edges_ps: Any) -> np.ndarray:
+    edges = np.asarray(edges_ps)
+    if edges.ndim != 1 or edges.shape[0] < 2 or edges.dtype != np.int64:
+        raise InvalidValueError(
+            f"edges_ps must be a 1-D int64 array of at least 2 edges, got {edges.dtype} {edges.shape}; "
+            "build one with log_delay_edges()"
+        )
+    if np.any(np.diff(edges) <= 0):
+        raise InvalidValueError("edges_ps must be strictly increasing")
+    return np.ascontiguousarray(edges)
+
+
 def pair_histogram_log(
     timestamps_ps: np.ndarray,
     channels: np.ndarray,
@@ -383,14 +395,7 @@ def pair_histogram_log(
     ts, ch = _events(timestamps_ps, channels)
     a, b = _channel("channel_a", channel_a), _channel("channel_b", channel_b)
     _check_pair_channels(a, b)
-    edges = np.asarray(edges_ps)
-    if edges.ndim != 1 or edges.shape[0] < 2 or edges.dtype != np.int64:
-        raise InvalidValueError(
-            f"edges_ps must be a 1-D int64 array of at least 2 edges, got {edges.dtype} {edges.shape}; "
-            "build one with log_delay_edges()"
-        )
-    if np.any(np.diff(edges) <= 0):
-        raise InvalidValueError("edges_ps must be strictly increasing")
+    edges = _log_edges(edges_ps)
     if ts.shape[0] > 1 and np.any(ts[1:] < ts[:-1]):
         _raise_unsorted("within the arrays")
     ta = np.empty(ts.shape[0], np.int64)
@@ -418,16 +423,8 @@ class G2LogAccumulator:
         self.channel_a = _channel("channel_a", channel_a)
         self.channel_b = _channel("channel_b", channel_b)
         _check_pair_channels(self.channel_a, self.channel_b)
-        edges = np.asarray(edges_ps)
-        if edges.ndim != 1 or edges.shape[0] < 2 or edges.dtype != np.int64:
-            raise InvalidValueError(
-                f"edges_ps must be a 1-D int64 array of at least 2 edges, got {edges.dtype} {edges.shape}; "
-                "build one with log_delay_edges()"
-            )
-        if np.any(np.diff(edges) <= 0):
-            raise InvalidValueError("edges_ps must be strictly increasing")
-        self.edges_ps = np.ascontiguousarray(edges)
-        self._hist = np.zeros(edges.shape[0] - 1, np.int64)
+        self.edges_ps = _log_edges(edges_ps)
+        self._hist = np.zeros(self.edges_ps.shape[0] - 1, np.int64)
         self._pending_a = _EMPTY_T
         self._buffer_b = _EMPTY_T
         self._last = np.iinfo(np.int64).min
