@@ -120,7 +120,7 @@ def hydraharp_t2(records, ofl, version1, out_t, out_c, out_n):  # type: ignore[n
 
 
 @numba.njit(cache=True, nogil=True)
-def hydraharp_t3(records, ofl, version1, out_t, out_c, out_n):  # type: ignore[no-untyped-def]
+def hydraharp_t3(records, ofl, out_t, out_c, out_n):  # type: ignore[no-untyped-def]
     n = 0
     cap = out_t.shape[0] - 4  # a marker record may expand to 4 events
     i = 0

@@ -120,6 +120,17 @@ def _events(timestamps_ps: Any, channels: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(ts), np.ascontiguousarray(ch)
 
 
+def _next_chunk(timestamps_ps: Any, channels: Any, last: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The validated arrays of an accumulator's next chunk (None if empty); a chunk that
+    starts before the end of the previous one is refused."""
+    ts, ch = _events(timestamps_ps, channels)
+    if ts.shape[0] == 0:
+        return None
+    if ts[0] < last:
+        _raise_unsorted(f"between chunks ({int(ts[0])} ps after {int(last)} ps)")
+    return ts, ch
+
+
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
         raise InvalidValueError(f"{name} must be a positive integer number of ps, got {value!r}")
@@ -292,11 +303,10 @@ class G2Accumulator:
 
     def add(self, timestamps_ps: np.ndarray, channels: np.ndarray) -> None:
         """Add the next chunk of the stream (refused, leaving the state unchanged, if out of order)."""
-        ts, ch = _events(timestamps_ps, channels)
-        if ts.shape[0] == 0:
+        chunk = _next_chunk(timestamps_ps, channels, self._last)
+        if chunk is None:
             return
-        if ts[0] < self._last:
-            _raise_unsorted(f"between chunks ({int(ts[0])} ps after {int(self._last)} ps)")
+        ts, ch = chunk
         hist = np.zeros(self._n_bins, np.int64)
         a, b, window = self.channel_a, self.channel_b, self.window_ps
         bad = _k.g2_linear(self._carry_t, self._carry_c, ts, ch, a, b, window, self.bin_ps, hist)
@@ -435,11 +445,10 @@ class G2LogAccumulator:
 
     def add(self, timestamps_ps: np.ndarray, channels: np.ndarray) -> None:
         """Add the next chunk (refused, leaving the state unchanged, if out of order)."""
-        ts, ch = _events(timestamps_ps, channels)
-        if ts.shape[0] == 0:
+        chunk = _next_chunk(timestamps_ps, channels, self._last)
+        if chunk is None:
             return
-        if ts[0] < self._last:
-            _raise_unsorted(f"between chunks ({int(ts[0])} ps after {int(self._last)} ps)")
+        ts, ch = chunk
         if ts.shape[0] > 1 and np.any(ts[1:] < ts[:-1]):
             _raise_unsorted("within a chunk")
         a, b = self.channel_a, self.channel_b
@@ -517,11 +526,10 @@ class TcspcAccumulator:
         self._n_sync = 0
 
     def add(self, timestamps_ps: np.ndarray, channels: np.ndarray) -> None:
-        ts, ch = _events(timestamps_ps, channels)
-        if ts.shape[0] == 0:
+        chunk = _next_chunk(timestamps_ps, channels, self._last)
+        if chunk is None:
             return
-        if ts[0] < self._last:
-            _raise_unsorted(f"between chunks ({int(ts[0])} ps after {int(self._last)} ps)")
+        ts, ch = chunk
         hist = np.zeros_like(self._hist)
         last_sync, bad = _k.tcspc_t2(
             ts, ch, self.sync_channel, self._last_sync, self.bin_ps, self.n_bins, hist
@@ -616,11 +624,10 @@ class IntensityTraceAccumulator:
         self._last = np.iinfo(np.int64).min
 
     def add(self, timestamps_ps: np.ndarray, channels: np.ndarray) -> None:
-        ts, ch = _events(timestamps_ps, channels)
-        if ts.shape[0] == 0:
+        chunk = _next_chunk(timestamps_ps, channels, self._last)
+        if chunk is None:
             return
-        if ts[0] < self._last:
-            _raise_unsorted(f"between chunks ({int(ts[0])} ps after {int(self._last)} ps)")
+        ts, ch = chunk
         need = (int(ts[-1]) - self.start_ps) // self.bin_ps + 1
         if need <= 0:  # the whole chunk lies before start_ps
             self._last = int(ts[-1])

@@ -21,7 +21,7 @@ from qdcat._kernels import ptu as kernels
 from qdcat.errors import ReaderError
 from qdcat.ingest.base import DEFAULT_BLOCK_RECORDS, EventBlock, FileHeader
 
-# record type code -> (mode, decoder family, HydraHarp v1 overflow rules)
+# record type code -> (mode, decoder family, HydraHarp v1 T2 overflow period; T3 needs no flag)
 _RECORD_TYPES: dict[int, tuple[str, str, bool]] = {
     0x00010203: ("T2", "picoharp_t2", False),  # PicoHarp 300 T2
     0x00010303: ("T3", "picoharp_t3", False),  # PicoHarp 300 T3
@@ -131,7 +131,7 @@ class PtuSource:
                 pos = 0
                 while pos < raw.shape[0]:
                     args = (raw[pos:], ofl)
-                    if self._family.startswith("hydraharp"):
+                    if self._family == "hydraharp_t2":  # v1 T2 overflows have their own period
                         args = (raw[pos:], ofl, self._v1)
                     used, n, ofl = decode(*args, out_t, out_c, out_n)
                     pos += used
