@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Enum,
@@ -401,6 +402,15 @@ class AnalysisRun(Base):
         ),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
         Index("ix_analysis_run_status_lease", "status", "lease_expires_at"),
+        # At most one current run per analysis and target: queries read these.
+        Index(
+            "uq_analysis_run_current",
+            "analysis",
+            "target_key",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -422,6 +432,18 @@ class AnalysisRun(Base):
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
+    # What the run is about: "measurement:17", "series:3:PS-QD001"; runs of one
+    # analysis on one target are versions of the same answer.
+    target_key: Mapped[str] = mapped_column(String(200), server_default=text("''"))
+    # The run queries see for its (analysis, target): the newest done run whose
+    # inputs are unchanged. Set in the transaction that writes its results.
+    is_current: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Random token of the claim being worked on: a worker that lost its lease
+    # cannot write results over the one that took the job over.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # Derived arrays (histograms, traces, P(t)) in the store, written before the
+    # results transaction; gc removes any that no run references.
+    arrays_path: Mapped[str | None] = mapped_column(String(255))
 
     inputs: Mapped[list[AnalysisRunInput]] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True
@@ -439,3 +461,199 @@ class AnalysisRunInput(Base):
     )
 
     run: Mapped[AnalysisRun] = relationship(back_populates="inputs")
+
+
+# ----------------------------------------------------------------------------- results
+#
+# One table per analysis, typed columns with units in their names, one row per
+# analysis run (the run is the primary key). Rows die with their run; runs die
+# with their input measurements. ``dot_id``/``specimen_id`` repeat what the
+# inputs say so population queries join without walking the run inputs.
+
+
+class _ResultColumns:
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("analysis_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    specimen_id: Mapped[int] = mapped_column(ForeignKey("specimen.id", ondelete="RESTRICT"), index=True)
+    dot_id: Mapped[int | None] = mapped_column(ForeignKey("dot.id", ondelete="RESTRICT"), index=True)
+    # The analysed measurement; NULL for results of a series (power series, saturation).
+    measurement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("measurement.id", ondelete="RESTRICT"), index=True
+    )
+    # QC flags of the fit, space-separated ("" when clean): "at_bound:fwhm poor_fit".
+    flags: Mapped[str] = mapped_column(String(255), default="")
+
+
+class SpectrumResult(_ResultColumns, Base):
+    """Lorentzian fit of an emission spectrum (single dot or ensemble)."""
+
+    __tablename__ = "result_spectrum"
+
+    center_nm: Mapped[float] = mapped_column(Float)
+    center_nm_err: Mapped[float] = mapped_column(Float)
+    energy_ev: Mapped[float] = mapped_column(Float)
+    energy_ev_err: Mapped[float] = mapped_column(Float)
+    fwhm_nm: Mapped[float] = mapped_column(Float)
+    fwhm_nm_err: Mapped[float] = mapped_column(Float)
+    fwhm_mev: Mapped[float] = mapped_column(Float)
+    fwhm_mev_err: Mapped[float] = mapped_column(Float)
+    amplitude_counts: Mapped[float] = mapped_column(Float)
+    amplitude_counts_err: Mapped[float] = mapped_column(Float)
+    offset_counts: Mapped[float] = mapped_column(Float)
+    offset_counts_err: Mapped[float] = mapped_column(Float)
+    reduced_chi2: Mapped[float] = mapped_column(Float)
+    converged: Mapped[bool] = mapped_column(Boolean)
+
+
+class DecayResult(_ResultColumns, Base):
+    """Mono-exponential tail of a TCSPC decay (Poisson ML)."""
+
+    __tablename__ = "result_decay"
+
+    lifetime_ns: Mapped[float] = mapped_column(Float)
+    lifetime_ns_err: Mapped[float] = mapped_column(Float)
+    decay_rate_per_us: Mapped[float] = mapped_column(Float)
+    decay_rate_per_us_err: Mapped[float] = mapped_column(Float)
+    amplitude_counts_per_ns: Mapped[float] = mapped_column(Float)
+    background_counts_per_ns: Mapped[float] = mapped_column(Float)
+    fit_start_ns: Mapped[float] = mapped_column(Float)
+    fit_stop_ns: Mapped[float] = mapped_column(Float)
+    bin_ns: Mapped[float] = mapped_column(Float)
+    photons: Mapped[int] = mapped_column(BigInteger)
+    deviance_per_dof: Mapped[float] = mapped_column(Float)
+    converged: Mapped[bool] = mapped_column(Boolean)
+
+
+class G2CwResult(_ResultColumns, Base):
+    """cw antibunching: g2(0), γ + w_p and τ0 from a free-τ0 fit."""
+
+    __tablename__ = "result_g2_cw"
+
+    g2_zero: Mapped[float] = mapped_column(Float)
+    g2_zero_err: Mapped[float] = mapped_column(Float)
+    g2_zero_corrected: Mapped[float | None] = mapped_column(Float)
+    g2_zero_corrected_err: Mapped[float | None] = mapped_column(Float)
+    antibunching_rate_per_us: Mapped[float] = mapped_column(Float)
+    antibunching_rate_per_us_err: Mapped[float] = mapped_column(Float)
+    antibunching_time_ns: Mapped[float] = mapped_column(Float)
+    antibunching_time_ns_err: Mapped[float] = mapped_column(Float)
+    tau0_ns: Mapped[float] = mapped_column(Float)
+    tau0_ns_err: Mapped[float] = mapped_column(Float)
+    signal_fraction_a: Mapped[float | None] = mapped_column(Float)
+    signal_fraction_b: Mapped[float | None] = mapped_column(Float)
+    fit_window_start_ns: Mapped[float] = mapped_column(Float)
+    fit_window_stop_ns: Mapped[float] = mapped_column(Float)
+    bin_ns: Mapped[float] = mapped_column(Float)
+    coincidences: Mapped[int] = mapped_column(BigInteger)
+    count_rate_a_cps: Mapped[float] = mapped_column(Float)
+    count_rate_b_cps: Mapped[float] = mapped_column(Float)
+    deviance_per_dof: Mapped[float] = mapped_column(Float)
+    converged: Mapped[bool] = mapped_column(Boolean)
+
+
+class G2PulsedResult(_ResultColumns, Base):
+    """Pulsed g2: centre/side peak area ratio."""
+
+    __tablename__ = "result_g2_pulsed"
+
+    g2_zero: Mapped[float] = mapped_column(Float)
+    g2_zero_err: Mapped[float] = mapped_column(Float)
+    center_area_counts: Mapped[int] = mapped_column(BigInteger)
+    side_area_mean_counts: Mapped[float] = mapped_column(Float)
+    n_side_peaks: Mapped[int] = mapped_column(Integer)
+    period_ns: Mapped[float] = mapped_column(Float)
+
+
+class BlinkingResult(_ResultColumns, Base):
+    """On/off statistics of an intensity trace; k_* are power-law exponents."""
+
+    __tablename__ = "result_blinking"
+
+    bin_ms: Mapped[float] = mapped_column(Float)
+    threshold_counts: Mapped[float] = mapped_column(Float)
+    threshold_method: Mapped[str] = mapped_column(String(120))
+    background_measurement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("measurement.id", ondelete="RESTRICT"), index=True
+    )
+    mean_count_rate_cps: Mapped[float] = mapped_column(Float)
+    on_fraction: Mapped[float] = mapped_column(Float)
+    n_on_periods: Mapped[int] = mapped_column(Integer)
+    n_off_periods: Mapped[int] = mapped_column(Integer)
+    k_on_loglog: Mapped[float | None] = mapped_column(Float)
+    k_on_loglog_err: Mapped[float | None] = mapped_column(Float)
+    k_off_loglog: Mapped[float | None] = mapped_column(Float)
+    k_off_loglog_err: Mapped[float | None] = mapped_column(Float)
+    k_on_ml: Mapped[float | None] = mapped_column(Float)
+    k_on_ml_err: Mapped[float | None] = mapped_column(Float)
+    k_off_ml: Mapped[float | None] = mapped_column(Float)
+    k_off_ml_err: Mapped[float | None] = mapped_column(Float)
+    on_longer_than_1s_fraction: Mapped[float | None] = mapped_column(Float)
+
+
+class PowerSeriesResult(_ResultColumns, Base):
+    """γ + w_p against intensity over a series: σ, γ and I_S."""
+
+    __tablename__ = "result_power_series"
+
+    series_name: Mapped[str] = mapped_column(String(100))
+    n_points: Mapped[int] = mapped_column(Integer)
+    intensity_min_w_cm2: Mapped[float] = mapped_column(Float)
+    intensity_max_w_cm2: Mapped[float] = mapped_column(Float)
+    slope_cm2_per_j: Mapped[float] = mapped_column(Float)
+    slope_cm2_per_j_err: Mapped[float] = mapped_column(Float)
+    decay_rate_per_us: Mapped[float] = mapped_column(Float)
+    decay_rate_per_us_err: Mapped[float] = mapped_column(Float)
+    sigma_cm2: Mapped[float] = mapped_column(Float)
+    sigma_cm2_err: Mapped[float] = mapped_column(Float)
+    saturation_intensity_w_cm2: Mapped[float] = mapped_column(Float)
+    saturation_intensity_w_cm2_err: Mapped[float] = mapped_column(Float)
+    excitation_wavelength_nm: Mapped[float] = mapped_column(Float)
+    reduced_chi2: Mapped[float] = mapped_column(Float)
+
+
+class SaturationResult(_ResultColumns, Base):
+    """Ensemble saturation I_PL(I): I_S, and σ = ħω_p·γ/I_S with the sample's γ."""
+
+    __tablename__ = "result_saturation"
+
+    series_name: Mapped[str] = mapped_column(String(100))
+    n_points: Mapped[int] = mapped_column(Integer)
+    saturation_intensity_w_cm2: Mapped[float] = mapped_column(Float)
+    saturation_intensity_w_cm2_err: Mapped[float] = mapped_column(Float)
+    amplitude_counts: Mapped[float] = mapped_column(Float)
+    offset_counts: Mapped[float] = mapped_column(Float)
+    decay_rate_per_us: Mapped[float | None] = mapped_column(Float)
+    sigma_cm2: Mapped[float | None] = mapped_column(Float)
+    sigma_cm2_err: Mapped[float | None] = mapped_column(Float)
+    excitation_wavelength_nm: Mapped[float] = mapped_column(Float)
+    reduced_chi2: Mapped[float] = mapped_column(Float)
+    converged: Mapped[bool] = mapped_column(Boolean)
+
+
+class BiexcitonResult(_ResultColumns, Base):
+    """Biexciton yield from the fast transient-absorption component and the sample's γ."""
+
+    __tablename__ = "result_biexciton"
+
+    biexciton_rate_per_ns: Mapped[float] = mapped_column(Float)
+    biexciton_rate_per_ns_err: Mapped[float] = mapped_column(Float)
+    biexciton_lifetime_ps: Mapped[float] = mapped_column(Float)
+    biexciton_lifetime_ps_err: Mapped[float] = mapped_column(Float)
+    decay_rate_per_us: Mapped[float] = mapped_column(Float)
+    radiative_rate_xx_per_ns: Mapped[float] = mapped_column(Float)
+    plqy_xx: Mapped[float] = mapped_column(Float)
+    plqy_xx_err: Mapped[float] = mapped_column(Float)
+    reduced_chi2: Mapped[float] = mapped_column(Float)
+
+
+RESULT_MODELS: tuple[type[_ResultColumns], ...] = (
+    SpectrumResult,
+    DecayResult,
+    G2CwResult,
+    G2PulsedResult,
+    BlinkingResult,
+    PowerSeriesResult,
+    SaturationResult,
+    BiexcitonResult,
+)

@@ -79,9 +79,9 @@ def test_app_refuses_schema_behind_head(empty_database_url: str, tmp_path, monke
     db.upgrade(engine)
     engine.dispose()
     # A newer qdcat (head moved on) opening this catalog must ask for an upgrade.
-    monkeypatch.setattr(db, "head_revision", lambda: "0002")
+    monkeypatch.setattr(db, "head_revision", lambda: "0003")
     real_script = db.migrations_dir()
     assert real_script.is_dir()
     cfg = Config(home=tmp_path, database_url=empty_database_url, store_url=str(tmp_path / "store"))
-    with pytest.raises(SchemaOutdatedError, match=r"needs 0002; run `qdcat db upgrade`"):
+    with pytest.raises(SchemaOutdatedError, match=r"needs 0003; run `qdcat db upgrade`"):
         open_catalog(config=cfg)
