@@ -301,6 +301,16 @@ def write_session(
                 "series_index": k,
             }
         )
+    # transient absorption of the solution: the fast biexciton component (the study's ~70 ps)
+    from qdcat.simulate.transient import simulate_ta_kinetics
+
+    ta = simulate_ta_kinetics(seed=int(next(seeds)))
+    f = folder / "ensemble" / "ta_kinetics.csv"
+    with f.open("w") as fh:
+        fh.write("# simulated transient-absorption bleach recovery (qdcat.simulate)\ntime_ps,delta_a\n")
+        for x, y in zip(ta.time_ps, ta.delta_a, strict=True):
+            fh.write(f"{x:.4f},{y:.6g}\n")
+    rows.append({"file": f.relative_to(folder), "kind": "transient_absorption", "specimen": "solution-InP"})
     ens = sim.simulate_ensemble_spectrum(inp.center_nm, inp.fwhm_nm, 3000.0, seed=int(next(seeds)))
     f = folder / "ensemble" / "ensemble_spectrum.csv"
     _spectrum_csv(f, ens.wavelength_nm, ens.counts)
@@ -325,6 +335,10 @@ def write_session(
             "saturation_intensity_w_cm2": ps.saturation_intensity_w_cm2,
         },
         "saturation": {k: (np.asarray(v).tolist()) for k, v in asdict(sat.truth).items()},
+        "transient_absorption": {
+            "biexciton_lifetime_ps": ta.truth.biexciton_lifetime_ps,
+            "biexciton_rate_per_ns": ta.truth.biexciton_rate_per_ns,
+        },
         "populations": {
             s: {
                 "material": p.params.material,
@@ -381,6 +395,13 @@ name = "film-InP"
 sample = "InP-ZnSe-sim"
 purpose = "ensemble"
 preparation_method = "spin-coat"
+
+[[specimen]]
+name = "solution-InP"
+sample = "InP-ZnSe-sim"
+purpose = "ensemble"
+preparation_method = "dispersion"
+solvent = "toluene"
 
 [[setup]]
 name = "{SETUP}"

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("radiative_rate_xx_per_ns", sa.Float(), nullable=False),
         sa.Column("plqy_xx", sa.Float(), nullable=False),
         sa.Column("plqy_xx_err", sa.Float(), nullable=False),
-        sa.Column("reduced_chi2", sa.Float(), nullable=False),
+        sa.Column("reduced_chi2", sa.Float(), nullable=True),
         sa.Column("run_id", sa.Integer(), nullable=False),
         sa.Column("specimen_id", sa.Integer(), nullable=False),
         sa.Column("dot_id", sa.Integer(), nullable=True),

@@ -472,9 +472,7 @@ class AnalysisRunInput(Base):
 
 
 class _ResultColumns:
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("analysis_run.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[int] = mapped_column(ForeignKey("analysis_run.id", ondelete="CASCADE"), primary_key=True)
     specimen_id: Mapped[int] = mapped_column(ForeignKey("specimen.id", ondelete="RESTRICT"), index=True)
     dot_id: Mapped[int | None] = mapped_column(ForeignKey("dot.id", ondelete="RESTRICT"), index=True)
     # The analysed measurement; NULL for results of a series (power series, saturation).
@@ -644,7 +642,8 @@ class BiexcitonResult(_ResultColumns, Base):
     radiative_rate_xx_per_ns: Mapped[float] = mapped_column(Float)
     plqy_xx: Mapped[float] = mapped_column(Float)
     plqy_xx_err: Mapped[float] = mapped_column(Float)
-    reduced_chi2: Mapped[float] = mapped_column(Float)
+    # NULL when the noise was estimated from the residuals (χ² is then 1 by construction).
+    reduced_chi2: Mapped[float | None] = mapped_column(Float)
 
 
 RESULT_MODELS: tuple[type[_ResultColumns], ...] = (

@@ -246,6 +246,21 @@ def ingest_file(
             path, "skipped", existing, 0, f"already in the catalog as measurement {existing}"
         )
     suffix = path.suffix.lower()
+    if suffix in SPECTRUM_SUFFIXES and kind is MeasurementKind.TRANSIENT_ABSORPTION:
+        from qdcat.ingest.spectrum import read_ta_curve
+
+        curve = read_ta_curve(path)
+        spec = _spec(item, _settings_for(item, None), None, None)
+        spec = replace(
+            spec, settings=replace(spec.settings, snapshot={**spec.settings.snapshot, "file": curve.header})
+        )
+        mid = cat.add_array_measurement(
+            spec,
+            {"time_ps": curve.time_ps, "delta_a": curve.delta_a},
+            data_kind=DataKind.CURVE,
+            source=SourceFile(path.name, sha, size, "ta-text"),
+        )
+        return IngestOutcome(path, "ingested", mid, int(curve.time_ps.size), "TA curve")
     if suffix in SPECTRUM_SUFFIXES:
         from qdcat.ingest.spectrum import read_spectrum
 

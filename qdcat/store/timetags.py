@@ -305,9 +305,18 @@ class TimeTagStore:
 
     # -- small arrays (spectra, ensemble curves) ----------------------------
     def write_arrays(
-        self, key: str, arrays: Mapping[str, np.ndarray], *, attrs: Mapping[str, Any] | None = None
+        self,
+        key: str,
+        arrays: Mapping[str, np.ndarray],
+        *,
+        attrs: Mapping[str, Any] | None = None,
+        equal_length: bool = True,
     ) -> StoredSummary:
-        """Write a few small 1-D arrays (a spectrum, a curve) as one committed group."""
+        """Write a few small 1-D arrays (a spectrum, a curve) as one committed group.
+
+        ``equal_length=False`` lets the arrays differ in length (an analysis's
+        derived arrays: a histogram beside its list of on-periods).
+        """
         if self.read_only:
             raise StoreError(f"store {self.url} is read-only")
         self._check_key(key)
@@ -316,8 +325,10 @@ class TimeTagStore:
         if not arrays:
             raise InvalidValueError("no arrays to write")
         lengths = {name: np.asarray(a).shape for name, a in arrays.items()}
-        if len({s for s in lengths.values()}) != 1 or len(next(iter(lengths.values()))) != 1:
-            raise InvalidValueError(f"arrays must be 1-D and of equal length, got shapes {lengths}")
+        if any(len(shape) != 1 for shape in lengths.values()):
+            raise InvalidValueError(f"arrays must be 1-D, got shapes {lengths}")
+        if equal_length and len(set(lengths.values())) != 1:
+            raise InvalidValueError(f"arrays must be of equal length, got shapes {lengths}")
         zarr = _zarr()
         from zarr.codecs import BloscCodec
 
@@ -333,7 +344,7 @@ class TimeTagStore:
                     compressors=[BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")],
                 )
                 digests[name] = hashlib.sha256(_le_bytes(a)).hexdigest()
-            n = int(next(iter(arrays.values())).shape[0])
+            n = max(int(np.asarray(a).shape[0]) for a in arrays.values())
             sha = combine_digests(digests)
             group.attrs["qdcat"] = {
                 "format": FORMAT_VERSION,

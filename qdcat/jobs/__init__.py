@@ -1,0 +1,52 @@
+"""Analysis jobs: the only place that touches both the catalog and the analyses.
+
+``plan`` queues runs, ``claim``/``execute``/``work`` run them exactly once, the
+executors spread them over processes or a Dask cluster, and the result tables
+hold one typed row per done run.
+"""
+
+from qdcat.jobs.analyses import ANALYSES, Analysis, Selection, Target, get_analysis
+from qdcat.jobs.executors import run_dask, run_inline, run_processes
+from qdcat.jobs.runner import (
+    Claim,
+    JobOutcome,
+    Plan,
+    PlannedJob,
+    claim,
+    derived_arrays,
+    execute,
+    get_job,
+    job_counts,
+    list_jobs,
+    plan,
+    refresh_staleness,
+    release,
+    retry,
+    work,
+)
+
+__all__ = [
+    "ANALYSES",
+    "Analysis",
+    "Claim",
+    "JobOutcome",
+    "Plan",
+    "PlannedJob",
+    "Selection",
+    "Target",
+    "claim",
+    "derived_arrays",
+    "execute",
+    "get_analysis",
+    "get_job",
+    "job_counts",
+    "list_jobs",
+    "plan",
+    "refresh_staleness",
+    "release",
+    "retry",
+    "run_dask",
+    "run_inline",
+    "run_processes",
+    "work",
+]

@@ -1,0 +1,652 @@
+"""Analysis jobs: plan, claim, compute, write back — exactly once.
+
+A job is an ``analysis_run`` row. Its life:
+
+1. :func:`plan` finds the targets of the chosen analyses, and for each one
+   whose (analysis, version, parameters, inputs) has no run yet inserts a
+   ``pending`` run with its inputs. A done run with the same identity means
+   nothing to do. A current run whose inputs have changed since is marked
+   ``stale`` and stops being current.
+2. A worker claims a job atomically: on PostgreSQL ``SELECT … FOR UPDATE SKIP
+   LOCKED`` (concurrent workers skip each other's rows), on SQLite inside
+   ``BEGIN IMMEDIATE`` (one writer at a time). The claim sets a lease and a
+   random token; a heartbeat thread extends the lease while the job runs. A job
+   whose lease expired (its worker died) is claimable again, up to
+   ``MAX_ATTEMPTS`` claims.
+3. The worker rebuilds the target, checks its inputs hash, computes outside any
+   transaction and writes derived arrays to ``derived/<run>-<token>`` in the
+   store.
+4. One transaction writes the result row and marks the run done and current,
+   only if the run still carries this worker's token and the inputs are
+   unchanged. A failure records the error and traceback instead.
+
+The database is the source of truth whatever executes the work (this process,
+a process pool, a Dask cluster).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import os
+import socket
+import threading
+import time
+import traceback as tb
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+import qdcat
+from qdcat.catalog.api import Catalog
+from qdcat.catalog.models import AnalysisRun, AnalysisRunInput, RunStatus
+from qdcat.errors import InvalidValueError, NotFoundError, QdcatError
+from qdcat.jobs.analyses import ANALYSES, Analysis, Selection, Target, discover, get_analysis, params_hash
+
+LEASE_S = 120.0
+MAX_ATTEMPTS = 3
+DERIVED_PREFIX = "derived"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    run_id: int | None
+    analysis: str
+    target_key: str
+    label: str
+    action: str  # "queued" (new), "pending", "running", "up to date", "failed", "would run", "made current"
+
+
+@dataclass(frozen=True)
+class Plan:
+    jobs: tuple[PlannedJob, ...]
+    stale: int  # current runs marked stale because their inputs changed
+
+    @property
+    def to_run(self) -> list[int]:
+        return [j.run_id for j in self.jobs if j.action in ("queued", "pending") and j.run_id is not None]
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(j.action for j in self.jobs))
+
+
+def _analyses(names: Iterable[str] | None) -> list[Analysis]:
+    names = list(names or [])
+    return [get_analysis(n) for n in names] if names else list(ANALYSES.values())
+
+
+def plan(
+    cat: Catalog,
+    *,
+    analyses: Iterable[str] | None = None,
+    selection: Selection = Selection(),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+) -> Plan:
+    """Queue a pending run for every selected target whose result is missing or out of date."""
+    chosen = _analyses(analyses)
+    params = params or {}
+    unknown = set(params) - {a.name for a in chosen}
+    if unknown:
+        raise InvalidValueError(f"parameters given for analyses not selected: {', '.join(sorted(unknown))}")
+    jobs: list[PlannedJob] = []
+    stale = 0
+    with cat.session() as s:
+        for analysis in chosen:
+            p = analysis.params(params.get(analysis.name))
+            p_hash = params_hash(p)
+            targets = discover(s, analysis, selection)
+            stale += _mark_stale(s, analysis, targets, dry_run=dry_run)
+            for t in targets:
+                jobs.append(_plan_one(s, analysis, t, p, p_hash, dry_run=dry_run, retry_failed=retry_failed))
+    return Plan(tuple(jobs), stale)
+
+
+def _identity(s: Any, analysis: Analysis, p_hash: str, i_hash: str) -> AnalysisRun | None:
+    return s.scalar(
+        select(AnalysisRun).where(
+            AnalysisRun.analysis == analysis.name,
+            AnalysisRun.analysis_version == analysis.version,
+            AnalysisRun.params_hash == p_hash,
+            AnalysisRun.inputs_hash == i_hash,
+        )
+    )
+
+
+def _plan_one(
+    s: Any,
+    analysis: Analysis,
+    t: Target,
+    p: dict[str, Any],
+    p_hash: str,
+    *,
+    dry_run: bool,
+    retry_failed: bool,
+) -> PlannedJob:
+    i_hash = t.inputs_hash()
+    run = _identity(s, analysis, p_hash, i_hash)
+    if run is not None:
+        status = RunStatus(run.status)
+        if status is RunStatus.DONE:
+            if run.is_current:
+                return PlannedJob(run.id, analysis.name, t.key, t.label, "up to date")
+            # Asked again for an earlier configuration: it becomes the current answer, no recompute.
+            if not dry_run:
+                _make_current(s, run)
+            return PlannedJob(run.id, analysis.name, t.key, t.label, "made current")
+        if status is RunStatus.FAILED and not retry_failed:
+            return PlannedJob(run.id, analysis.name, t.key, t.label, "failed")
+        if status in (RunStatus.FAILED, RunStatus.STALE):
+            if not dry_run:
+                run.status, run.error, run.traceback, run.attempts = RunStatus.PENDING, None, None, 0
+                run.claim_token = None
+            return PlannedJob(run.id, analysis.name, t.key, t.label, "pending")
+        return PlannedJob(run.id, analysis.name, t.key, t.label, status.value)
+    if dry_run:
+        return PlannedJob(None, analysis.name, t.key, t.label, "would run")
+    run = AnalysisRun(
+        analysis=analysis.name,
+        analysis_version=analysis.version,
+        params=p,
+        params_hash=p_hash,
+        inputs_hash=i_hash,
+        input_checksums={str(i.measurement_id): i.data_sha256 for i in t.inputs},
+        qdcat_version=qdcat.__version__,
+        status=RunStatus.PENDING,
+        attempts=0,
+        target_key=t.key,
+        is_current=False,
+    )
+    run.inputs = [AnalysisRunInput(measurement_id=m) for m in sorted(set(t.measurement_ids))]
+    try:
+        with s.begin_nested():  # another planner may insert the same run concurrently
+            s.add(run)
+    except IntegrityError:
+        other = _identity(s, analysis, p_hash, i_hash)
+        return PlannedJob(other.id if other else None, analysis.name, t.key, t.label, "pending")
+    return PlannedJob(run.id, analysis.name, t.key, t.label, "queued")
+
+
+def _mark_stale(s: Any, analysis: Analysis, targets: Sequence[Target], *, dry_run: bool) -> int:
+    """Current runs of these targets whose inputs changed stop being current."""
+    by_key = {t.key: t.inputs_hash() for t in targets}
+    if not by_key:
+        return 0
+    n = 0
+    current = s.scalars(
+        select(AnalysisRun).where(
+            AnalysisRun.analysis == analysis.name,
+            AnalysisRun.is_current.is_(True),
+            AnalysisRun.target_key.in_(list(by_key)),
+        )
+    ).all()
+    for run in current:
+        if run.inputs_hash != by_key[run.target_key]:
+            n += 1
+            if not dry_run:
+                run.is_current = False
+                run.status = RunStatus.STALE
+                run.error = "inputs changed since this result was computed; re-run `qdcat analyze`"
+    s.flush()
+    return n
+
+
+def refresh_staleness(cat: Catalog, *, analyses: Iterable[str] | None = None) -> int:
+    """Mark stale every current result whose inputs changed (called after ingests)."""
+    n = 0
+    with cat.session() as s:
+        for analysis in _analyses(analyses):
+            n += _mark_stale(s, analysis, discover(s, analysis), dry_run=False)
+    return n
+
+
+def _make_current(s: Any, run: AnalysisRun) -> None:
+    s.execute(
+        update(AnalysisRun)
+        .where(
+            AnalysisRun.analysis == run.analysis,
+            AnalysisRun.target_key == run.target_key,
+            AnalysisRun.is_current.is_(True),
+            AnalysisRun.id != run.id,
+        )
+        .values(is_current=False)
+    )
+    s.flush()
+    run.is_current = True
+    s.flush()
+
+
+# ----------------------------------------------------------------------------- claiming
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: int
+    token: str
+    analysis: str
+    attempts: int
+
+
+def _worker_identity() -> tuple[str, int]:
+    return socket.gethostname()[:255], os.getpid()
+
+
+def claim(
+    cat: Catalog,
+    *,
+    run_ids: Sequence[int] | None = None,
+    analyses: Iterable[str] | None = None,
+    lease_s: float = LEASE_S,
+) -> Claim | None:
+    """Atomically take one claimable job (pending, or running with an expired lease)."""
+    engine = cat.engine
+    sqlite = engine.dialect.name == "sqlite"
+    host, pid = _worker_identity()
+    names = list(analyses or [])
+    while True:
+        now = _now()
+        with engine.connect() as conn:
+            if sqlite:
+                # One writer at a time: the select and the update below cannot interleave
+                # with another process's claim.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            cond = (AnalysisRun.status == RunStatus.PENDING) | (
+                (AnalysisRun.status == RunStatus.RUNNING) & (AnalysisRun.lease_expires_at < now)
+            )
+            q = select(AnalysisRun.id, AnalysisRun.status, AnalysisRun.attempts, AnalysisRun.analysis).where(
+                cond
+            )
+            if run_ids is not None:
+                q = q.where(AnalysisRun.id.in_(list(run_ids)))
+            if names:
+                q = q.where(AnalysisRun.analysis.in_(names))
+            q = q.order_by(AnalysisRun.id).limit(1)
+            if not sqlite:
+                q = q.with_for_update(skip_locked=True)
+            row = conn.execute(q).first()
+            if row is None:
+                conn.rollback()
+                return None
+            if RunStatus(row.status) is RunStatus.RUNNING and row.attempts >= MAX_ATTEMPTS:
+                conn.execute(
+                    update(AnalysisRun)
+                    .where(AnalysisRun.id == row.id)
+                    .values(
+                        status=RunStatus.FAILED,
+                        finished_at=now,
+                        lease_expires_at=None,
+                        error=f"its worker died or lost the lease {row.attempts} times; "
+                        "see `qdcat jobs show`, then `qdcat jobs retry`",
+                    )
+                )
+                conn.commit()
+                continue
+            token = uuid.uuid4().hex
+            conn.execute(
+                update(AnalysisRun)
+                .where(AnalysisRun.id == row.id)
+                .values(
+                    status=RunStatus.RUNNING,
+                    claim_token=token,
+                    host=host,
+                    pid=pid,
+                    attempts=AnalysisRun.attempts + 1,
+                    started_at=now,
+                    heartbeat_at=now,
+                    lease_expires_at=now + dt.timedelta(seconds=lease_s),
+                    finished_at=None,
+                    error=None,
+                    traceback=None,
+                )
+            )
+            conn.commit()
+            return Claim(row.id, token, row.analysis, row.attempts + 1)
+
+
+class _Heartbeat:
+    """Extends a claim's lease every lease/4 seconds; notices when the claim was lost."""
+
+    def __init__(self, cat: Catalog, c: Claim, lease_s: float) -> None:
+        self.cat, self.claim, self.lease_s = cat, c, lease_s
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"qdcat-heartbeat-{c.run_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_s / 4):
+            now = _now()
+            try:
+                with self.cat.engine.begin() as conn:
+                    n = conn.execute(
+                        update(AnalysisRun)
+                        .where(
+                            AnalysisRun.id == self.claim.run_id,
+                            AnalysisRun.claim_token == self.claim.token,
+                            AnalysisRun.status == RunStatus.RUNNING,
+                        )
+                        .values(heartbeat_at=now, lease_expires_at=now + dt.timedelta(seconds=self.lease_s))
+                    ).rowcount
+            except Exception:  # a transient database error: try again next beat
+                continue
+            if n == 0:
+                self.lost = True
+                return
+
+
+# ----------------------------------------------------------------------------- execution
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    run_id: int
+    analysis: str
+    status: str  # "done", "failed", "stale", "lost"
+    seconds: float
+    error: str | None = None
+
+
+def _target_of(s: Any, run: AnalysisRun) -> Target | None:
+    analysis = get_analysis(run.analysis)
+    ids = tuple(s.scalars(select(AnalysisRunInput.measurement_id).where(AnalysisRunInput.run_id == run.id)))
+    for t in discover(s, analysis, Selection(measurement_ids=ids)):
+        if t.key == run.target_key:
+            return t
+    return None
+
+
+def execute(cat: Catalog, c: Claim, *, lease_s: float = LEASE_S) -> JobOutcome:
+    """Run a claimed job to the end: result written and done, or failed with the error."""
+    t0 = time.perf_counter()
+    arrays_key: str | None = None
+    try:
+        with cat.session() as s:
+            run = s.get(AnalysisRun, c.run_id)
+            if run is None:
+                raise NotFoundError(f"analysis run {c.run_id} no longer exists")
+            analysis = get_analysis(run.analysis)
+            if analysis.version != run.analysis_version:
+                raise InvalidValueError(
+                    f"run {run.id} asks for {run.analysis} version {run.analysis_version}, this qdcat "
+                    f"has version {analysis.version}; run it with that qdcat or plan it again"
+                )
+            target = _target_of(s, run)
+            params, inputs_hash = dict(run.params), run.inputs_hash
+        if target is None or target.inputs_hash() != inputs_hash:
+            _finish(cat, c, RunStatus.STALE, "inputs changed after the job was planned; plan it again")
+            return JobOutcome(c.run_id, c.analysis, "stale", time.perf_counter() - t0)
+        with _Heartbeat(cat, c, lease_s) as hb:
+            computed = analysis.compute(cat.store, target, params)
+            if computed.arrays:
+                arrays_key = f"{DERIVED_PREFIX}/{c.run_id}-{c.token}"
+                cat.store.write_arrays(
+                    arrays_key,
+                    computed.arrays,
+                    attrs={"analysis": analysis.name, "run_id": c.run_id, "target": target.key},
+                    equal_length=False,
+                )
+        if hb.lost:
+            raise _LostClaim()
+        return _commit(cat, c, analysis, target, computed.row, arrays_key, t0)
+    except _LostClaim:
+        _drop_arrays(cat, arrays_key)
+        return JobOutcome(c.run_id, c.analysis, "lost", time.perf_counter() - t0)
+    except Exception as exc:
+        _drop_arrays(cat, arrays_key)
+        msg = str(exc) if isinstance(exc, QdcatError) else f"{type(exc).__name__}: {exc}"
+        _finish(cat, c, RunStatus.FAILED, msg, tb.format_exc())
+        return JobOutcome(c.run_id, c.analysis, "failed", time.perf_counter() - t0, msg)
+
+
+class _LostClaim(Exception):
+    """Another worker owns the job now (this one's lease expired)."""
+
+
+def _drop_arrays(cat: Catalog, key: str | None) -> None:
+    if key is not None:
+        # Best effort: gc removes unreferenced derived arrays later anyway.
+        with contextlib.suppress(Exception):
+            cat.store.delete(key)
+
+
+def _owned(s: Any, c: Claim) -> AnalysisRun | None:
+    q = select(AnalysisRun).where(AnalysisRun.id == c.run_id)
+    if s.get_bind().dialect.name != "sqlite":
+        q = q.with_for_update()
+    run = s.scalar(q)
+    if run is None or run.claim_token != c.token or RunStatus(run.status) is not RunStatus.RUNNING:
+        return None
+    return run
+
+
+def _commit(
+    cat: Catalog,
+    c: Claim,
+    analysis: Analysis,
+    target: Target,
+    row: dict[str, Any],
+    arrays_key: str | None,
+    t0: float,
+) -> JobOutcome:
+    with cat.session() as s:
+        run = _owned(s, c)
+        if run is None:
+            raise _LostClaim()
+        # The inputs must still be what was computed on (a measurement could have been
+        # replaced or a background trace added meanwhile).
+        fresh = _target_of(s, run)
+        if fresh is None or fresh.inputs_hash() != run.inputs_hash:
+            run.status, run.finished_at, run.lease_expires_at = RunStatus.STALE, _now(), None
+            run.error = "inputs changed while the job ran; plan it again"
+            _drop_arrays(cat, arrays_key)
+            return JobOutcome(c.run_id, c.analysis, "stale", time.perf_counter() - t0)
+        row = _finite_row(analysis, row)
+        s.add(
+            analysis.result_model(
+                run_id=run.id,
+                specimen_id=target.specimen_id,
+                dot_id=target.dot_id,
+                measurement_id=target.measurement_id,
+                **row,
+            )
+        )
+        run.status = RunStatus.DONE
+        run.finished_at = _now()
+        run.lease_expires_at = None
+        run.arrays_path = arrays_key
+        _make_current(s, run)
+    return JobOutcome(c.run_id, c.analysis, "done", time.perf_counter() - t0)
+
+
+def _finite_row(analysis: Analysis, row: dict[str, Any]) -> dict[str, Any]:
+    """NaN/inf become NULL; a required column without a finite value fails the job clearly."""
+    table = analysis.result_model.__table__
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            if not table.c[k].nullable:
+                raise InvalidValueError(
+                    f"{analysis.name}: the fit gave no finite {k} (flags: {row.get('flags') or 'none'}); "
+                    "check the data or the parameters"
+                )
+            v = None
+        out[k] = v
+    return out
+
+
+def _finish(cat: Catalog, c: Claim, status: RunStatus, error: str, traceback: str | None = None) -> None:
+    with cat.session() as s:
+        run = _owned(s, c)
+        if run is None:
+            return
+        run.status, run.error, run.traceback = status, error, traceback
+        run.finished_at, run.lease_expires_at = _now(), None
+
+
+def work(
+    cat: Catalog,
+    *,
+    run_ids: Sequence[int] | None = None,
+    analyses: Iterable[str] | None = None,
+    lease_s: float = LEASE_S,
+    idle_exit: bool = True,
+    poll_s: float = 2.0,
+    max_jobs: int | None = None,
+    on_outcome: Callable[[JobOutcome], None] | None = None,
+    stop: threading.Event | None = None,
+) -> list[JobOutcome]:
+    """Claim and run jobs until none is left (or forever with ``idle_exit=False``)."""
+    names = list(analyses or [])
+    outcomes: list[JobOutcome] = []
+    while max_jobs is None or len(outcomes) < max_jobs:
+        if stop is not None and stop.is_set():
+            break
+        c = claim(cat, run_ids=run_ids, analyses=names, lease_s=lease_s)
+        if c is None:
+            if idle_exit:
+                break
+            if stop is not None:
+                if stop.wait(poll_s):
+                    break
+            else:
+                time.sleep(poll_s)
+            continue
+        out = execute(cat, c, lease_s=lease_s)
+        outcomes.append(out)
+        if on_outcome:
+            on_outcome(out)
+    return outcomes
+
+
+def release(cat: Catalog, c: Claim) -> None:
+    """Hand a claimed job back (an interrupted worker): pending again, attempt not counted."""
+    with cat.session() as s:
+        run = _owned(s, c)
+        if run is not None:
+            run.status, run.claim_token, run.lease_expires_at = RunStatus.PENDING, None, None
+            run.attempts = max(0, run.attempts - 1)
+
+
+# ----------------------------------------------------------------------------- job listing
+
+
+def list_jobs(
+    cat: Catalog, *, status: str | None = None, analysis: str | None = None, limit: int | None = 200
+) -> list[dict[str, Any]]:
+    with cat.session() as s:
+        q = select(AnalysisRun).order_by(AnalysisRun.id.desc())
+        if status:
+            q = q.where(AnalysisRun.status == RunStatus(status))
+        if analysis:
+            q = q.where(AnalysisRun.analysis == get_analysis(analysis).name)
+        if limit:
+            q = q.limit(limit)
+        return [_run_record(r) for r in s.scalars(q)]
+
+
+def _run_record(r: AnalysisRun, *, full: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": r.id,
+        "analysis": r.analysis,
+        "version": r.analysis_version,
+        "target": r.target_key,
+        "status": RunStatus(r.status).value,
+        "current": r.is_current,
+        "attempts": r.attempts,
+        "host": r.host,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "seconds": (r.finished_at - r.started_at).total_seconds() if r.finished_at and r.started_at else None,
+        "error": (r.error or "")[:200] or None,
+    }
+    if full:
+        out |= {
+            "params": r.params,
+            "params_hash": r.params_hash,
+            "inputs_hash": r.inputs_hash,
+            "input_checksums": r.input_checksums,
+            "qdcat_version": r.qdcat_version,
+            "pid": r.pid,
+            "created_at": r.created_at,
+            "heartbeat_at": r.heartbeat_at,
+            "lease_expires_at": r.lease_expires_at,
+            "arrays_path": r.arrays_path,
+            "error": r.error,
+            "traceback": r.traceback,
+        }
+    return out
+
+
+def get_job(cat: Catalog, run_id: int) -> dict[str, Any]:
+    with cat.session() as s:
+        r = s.get(AnalysisRun, run_id)
+        if r is None:
+            raise NotFoundError(f"no analysis run {run_id}; list them with `qdcat jobs list`")
+        rec = _run_record(r, full=True)
+        rec["inputs"] = sorted(i.measurement_id for i in r.inputs)
+        return rec
+
+
+def retry(cat: Catalog, run_ids: Sequence[int] = (), *, all_failed: bool = False) -> list[int]:
+    """Failed (or stuck) runs back to pending; returns the ids."""
+    with cat.session() as s:
+        q = select(AnalysisRun)
+        if all_failed:
+            q = q.where(AnalysisRun.status == RunStatus.FAILED)
+        else:
+            if not run_ids:
+                raise InvalidValueError("name the runs to retry, or use --all-failed")
+            q = q.where(AnalysisRun.id.in_(list(run_ids)))
+        runs = s.scalars(q).all()
+        missing = set(run_ids) - {r.id for r in runs}
+        if missing:
+            raise NotFoundError(f"no analysis runs {sorted(missing)}; list them with `qdcat jobs list`")
+        out = []
+        for r in runs:
+            if RunStatus(r.status) is RunStatus.DONE:
+                raise InvalidValueError(f"run {r.id} is done; nothing to retry")
+            r.status, r.error, r.traceback, r.attempts = RunStatus.PENDING, None, None, 0
+            r.claim_token, r.lease_expires_at = None, None
+            out.append(r.id)
+        return out
+
+
+def job_counts(cat: Catalog, run_ids: Sequence[int] | None = None) -> dict[str, int]:
+    with cat.session() as s:
+        q = select(AnalysisRun.status, func.count()).group_by(AnalysisRun.status)
+        if run_ids is not None:
+            q = q.where(AnalysisRun.id.in_(list(run_ids)))
+        return {RunStatus(k).value: int(v) for k, v in s.execute(q)}
+
+
+def derived_arrays(cat: Catalog, run_id: int) -> dict[str, Any]:
+    """The derived arrays (histogram, trace, …) a run wrote, by name."""
+    with cat.session() as s:
+        r = s.get(AnalysisRun, run_id)
+        if r is None:
+            raise NotFoundError(f"no analysis run {run_id}")
+        key = r.arrays_path
+    if key is None:
+        return {}
+    return cat.store.read_arrays(key)
