@@ -51,6 +51,8 @@ specimen_app = _sub("specimen", "Specimens (a sample on a substrate).")
 dot_app = _sub("dot", "Dots (single emitters on a specimen).")
 setup_app = _sub("setup", "Setups (instruments and their channel roles).")
 measurement_app = _sub("measurement", "Measurements and their raw data.")
+jobs_app = _sub("jobs", "Analysis jobs (runs): list, show, retry.")
+results_app = _sub("results", "Analysis results of measurements.")
 
 HomeOpt = Annotated[
     Path | None,
@@ -695,6 +697,246 @@ def measurement_delete(ctx: typer.Context, measurement_id: int) -> None:
     with _catalog(ctx) as cat:
         cat.delete_measurement(measurement_id)
     say(f"deleted measurement {measurement_id}")
+
+
+def _params(values: list[str] | None) -> dict[str, dict[str, str]]:
+    from qdcat.errors import InvalidValueError
+
+    out: dict[str, dict[str, str]] = {}
+    for v in values or []:
+        key, eq, value = v.partition("=")
+        analysis, dot, name = key.partition(".")
+        if not eq or not dot or not analysis or not name:
+            raise InvalidValueError(f"--param {v!r}: write ANALYSIS.NAME=VALUE, e.g. g2_cw.window_ns=100")
+        out.setdefault(analysis, {})[name] = value
+    return out
+
+
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    analysis: Annotated[
+        list[str] | None, typer.Option("--analysis", "-a", help="Analyses to run (default: all).")
+    ] = None,
+    sample: Annotated[str | None, typer.Option()] = None,
+    specimen: Annotated[str | None, typer.Option()] = None,
+    dot: Annotated[str | None, typer.Option(help="Dot label.")] = None,
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="Measurement kinds.")] = None,
+    measurement: Annotated[
+        list[int] | None, typer.Option("--measurement", "-m", help="Measurement ids.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="ANALYSIS.NAME=VALUE, e.g. g2_cw.window_ns=100.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would run; change nothing.")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="Run failed jobs with the same inputs again.")] = False,
+    workers: Annotated[int, typer.Option(help="Local worker processes (1: run here).")] = 1,
+    dask: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, or 'local' for a local cluster of --workers.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Analyse what needs analysing; results already computed with the same inputs and parameters are kept."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from qdcat import jobs
+
+    selection = jobs.Selection(
+        sample=sample,
+        specimen=specimen,
+        dot=dot,
+        kinds=tuple(kind or ()),
+        measurement_ids=tuple(measurement or ()),
+    )
+    with _catalog(ctx) as cat:
+        plan = jobs.plan(
+            cat,
+            analyses=analysis,
+            selection=selection,
+            params=_params(param),
+            dry_run=dry_run,
+            retry_failed=retry_failed,
+        )
+        counts = plan.counts()
+        if plan.stale:
+            say(f"{plan.stale} current results had changed inputs and are now stale")
+        if dry_run:
+            rows = [
+                {"analysis": j.analysis, "target": j.label, "run": j.run_id, "action": j.action}
+                for j in plan.jobs
+                if j.action != "up to date"
+            ]
+            render_rows(rows, pick_format(as_json, False), title="would run")
+            say(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing selected")
+            return
+        todo = plan.to_run
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, transient=True, console=stderr_console()) as bar:
+            task = bar.add_task("analysing", total=len(todo))
+
+            def on_outcome(o: Any) -> None:
+                bar.update(task, advance=1, description=f"{o.analysis} #{o.run_id}: {o.status}")
+
+            def on_counts(c: dict[str, int]) -> None:
+                bar.update(task, completed=sum(v for k, v in c.items() if k not in ("pending", "running")))
+
+            if dask is not None:
+                jobs.run_dask(cat, todo, address=dask, workers=workers, progress=on_outcome)
+            elif workers > 1:
+                jobs.run_processes(cat, todo, workers=workers, progress=on_counts)
+            else:
+                jobs.run_inline(cat, todo, progress=on_outcome)
+        # Whatever ran the jobs, the database says how they ended.
+        runs = {r["id"]: r for r in jobs.list_jobs(cat, run_ids=[j.run_id for j in plan.jobs if j.run_id])}
+    summary: dict[str, dict[str, Any]] = {}
+    errors = []
+    for j in plan.jobs:
+        row = summary.setdefault(
+            j.analysis, {"analysis": j.analysis, "done": 0, "up to date": 0, "failed": 0}
+        )
+        if j.action in ("up to date", "made current"):
+            row["up to date"] += 1
+            continue
+        r = runs.get(j.run_id or -1)
+        status = r["status"] if r else "failed"
+        if status == "done":
+            row["done"] += 1
+        elif status in ("failed", "stale"):
+            row["failed"] += 1
+            errors.append(f"run {j.run_id} ({j.analysis}, {j.label}): {status}: {r['error'] if r else '?'}")
+        else:
+            row.setdefault("not run", 0)
+            row["not run"] += 1
+    render_rows(list(summary.values()), pick_format(as_json, False), title="analyze")
+    for e in errors[:10]:
+        say(e)
+    n_done = sum(r["done"] for r in summary.values())
+    n_skip = sum(r["up to date"] for r in summary.values())
+    n_fail = sum(r["failed"] for r in summary.values())
+    say(
+        f"{n_done} done, {n_skip} skipped (up to date), {n_fail} failed"
+        + ("; see `qdcat jobs list --status failed` and `qdcat jobs show RUN`" if n_fail else "")
+    )
+    if n_fail:
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    analysis: Annotated[
+        list[str] | None, typer.Option("--analysis", "-a", help="Only these analyses.")
+    ] = None,
+    lease_s: Annotated[float, typer.Option(help="Lease of a claimed job; renewed every lease/4.")] = 120.0,
+    poll_s: Annotated[float, typer.Option(help="Seconds between looks for new jobs when idle.")] = 5.0,
+    exit_when_idle: Annotated[bool, typer.Option(help="Stop when no job is left.")] = False,
+    max_jobs: Annotated[int | None, typer.Option(help="Stop after this many jobs.")] = None,
+) -> None:
+    """Claim and run queued jobs until stopped (Ctrl-C or SIGTERM finish the current job first)."""
+    import signal
+    import threading
+
+    from qdcat import jobs
+
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        say("stopping after the current job")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    with _catalog(ctx) as cat:
+        say(f"worker {jobs.runner._worker_identity()} claiming jobs from {cat.engine.url.render_as_string()}")
+
+        def on_outcome(o: Any) -> None:
+            say(
+                f"run {o.run_id} {o.analysis}: {o.status} in {o.seconds:.2f} s"
+                + (f" ({o.error})" if o.error else "")
+            )
+
+        outs = jobs.work(
+            cat,
+            analyses=analysis,
+            lease_s=lease_s,
+            idle_exit=exit_when_idle,
+            poll_s=poll_s,
+            max_jobs=max_jobs,
+            on_outcome=on_outcome,
+            stop=stop,
+        )
+    say(f"worker ran {len(outs)} jobs")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="pending, running, done, failed or stale.")] = None,
+    analysis: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(help="Newest N runs.")] = 200,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Analysis runs, newest first."""
+    from qdcat import jobs
+    from qdcat.catalog.models import RunStatus
+    from qdcat.errors import InvalidValueError
+
+    if status is not None and status not in RunStatus._value2member_map_:
+        raise InvalidValueError(f"status {status!r} is not one of: {', '.join(s.value for s in RunStatus)}")
+    with _catalog(ctx) as cat:
+        rows = jobs.list_jobs(cat, status=status, analysis=analysis, limit=limit)
+        counts = jobs.job_counts(cat)
+    render_rows(rows, pick_format(as_json, as_csv), title="jobs")
+    if not (as_json or as_csv):
+        say(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no jobs yet; run `qdcat analyze`")
+
+
+@jobs_app.command("show")
+def jobs_show(ctx: typer.Context, run_id: int, as_json: JsonOpt = False) -> None:
+    """One run with its provenance, inputs and any error with its traceback."""
+    from qdcat import jobs
+
+    with _catalog(ctx) as cat:
+        rec = jobs.get_job(cat, run_id)
+    render_record(rec, pick_format(as_json, False), title=f"run {run_id}")
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    ctx: typer.Context,
+    run_ids: Annotated[list[int] | None, typer.Argument(help="Runs to queue again.")] = None,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed run.")] = False,
+) -> None:
+    """Queue failed runs again; run them with `qdcat analyze` or a `qdcat worker`."""
+    from qdcat import jobs
+
+    with _catalog(ctx) as cat:
+        ids = jobs.retry(cat, run_ids or [], all_failed=all_failed)
+    say(f"{len(ids)} runs queued again" + (f": {', '.join(map(str, ids))}" if ids else ""))
+
+
+@results_app.command("show")
+def results_show(
+    ctx: typer.Context,
+    measurement_id: int,
+    all_runs: Annotated[bool, typer.Option("--all", help="Also results that are no longer current.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Results of every analysis that read a measurement."""
+    from qdcat import jobs
+
+    with _catalog(ctx) as cat:
+        rows = jobs.results_for_measurement(cat, measurement_id, include_old=all_runs)
+    if not rows:
+        say(f"no results for measurement {measurement_id} yet; run `qdcat analyze -m {measurement_id}`")
+        return
+    fmt = pick_format(as_json, False)
+    if fmt == "json":
+        render_rows(rows, fmt)
+        return
+    for r in rows:
+        render_record(r, fmt, title=f"{r['analysis']} (run {r['run']}{', current' if r['current'] else ''})")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from qdcat.jobs.runner import (
     plan,
     refresh_staleness,
     release,
+    results_for_measurement,
     retry,
     work,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "plan",
     "refresh_staleness",
     "release",
+    "results_for_measurement",
     "retry",
     "run_dask",
     "run_inline",

@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 
 import qdcat
 from qdcat.catalog.api import Catalog
-from qdcat.catalog.models import AnalysisRun, AnalysisRunInput, RunStatus
+from qdcat.catalog.models import AnalysisRun, AnalysisRunInput, Measurement, RunStatus
 from qdcat.errors import InvalidValueError, NotFoundError, QdcatError
 from qdcat.jobs.analyses import ANALYSES, Analysis, Selection, Target, discover, get_analysis, params_hash
 
@@ -552,10 +552,18 @@ def release(cat: Catalog, c: Claim) -> None:
 
 
 def list_jobs(
-    cat: Catalog, *, status: str | None = None, analysis: str | None = None, limit: int | None = 200
+    cat: Catalog,
+    *,
+    status: str | None = None,
+    analysis: str | None = None,
+    run_ids: Sequence[int] | None = None,
+    limit: int | None = 200,
 ) -> list[dict[str, Any]]:
+    """Runs, newest first; ``run_ids`` selects some (and lifts the limit)."""
     with cat.session() as s:
         q = select(AnalysisRun).order_by(AnalysisRun.id.desc())
+        if run_ids is not None:
+            q, limit = q.where(AnalysisRun.id.in_(list(run_ids))), None
         if status:
             q = q.where(AnalysisRun.status == RunStatus(status))
         if analysis:
@@ -650,3 +658,47 @@ def derived_arrays(cat: Catalog, run_id: int) -> dict[str, Any]:
     if key is None:
         return {}
     return cat.store.read_arrays(key)
+
+
+def results_for_measurement(
+    cat: Catalog, measurement_id: int, *, include_old: bool = False
+) -> list[dict[str, Any]]:
+    """Result rows of every analysis that read this measurement (current ones unless ``include_old``)."""
+    from qdcat.jobs.analyses import ANALYSES
+
+    with cat.session() as s:
+        if s.get(Measurement, measurement_id) is None:
+            raise NotFoundError(f"no measurement {measurement_id}; list them with `qdcat measurement list`")
+        q = (
+            select(AnalysisRun)
+            .join(AnalysisRunInput, AnalysisRunInput.run_id == AnalysisRun.id)
+            .where(AnalysisRunInput.measurement_id == measurement_id, AnalysisRun.status == RunStatus.DONE)
+            .order_by(AnalysisRun.id)
+        )
+        if not include_old:
+            q = q.where(AnalysisRun.is_current.is_(True))
+        out = []
+        for run in s.scalars(q):
+            model = ANALYSES[run.analysis].result_model if run.analysis in ANALYSES else None
+            row = s.get(model, run.id) if model is not None else None
+            values = (
+                {
+                    c.name: getattr(row, c.key)
+                    for c in model.__table__.columns
+                    if row is not None and c.name not in ("run_id", "specimen_id", "dot_id", "measurement_id")
+                }
+                if model is not None
+                else {}
+            )
+            out.append(
+                {
+                    "analysis": run.analysis,
+                    "run": run.id,
+                    "version": run.analysis_version,
+                    "current": run.is_current,
+                    "finished_at": run.finished_at,
+                    "params": run.params,
+                    **values,
+                }
+            )
+        return out
