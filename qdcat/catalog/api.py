@@ -47,6 +47,7 @@ from qdcat.catalog.models import (
     Measurement,
     MeasurementKind,
     RawAsset,
+    RunStatus,
     Sample,
     Setup,
     SetupChannel,
@@ -1264,7 +1265,37 @@ class Catalog:
             if all_pending or self._store_age(key) > pending_grace:
                 self.store.delete(key)
                 orphans.append(key)
+        orphans.extend(self._collect_derived())
         return GarbageReport(removed_pending, removed_deleting, orphans, kept)
+
+    def _collect_derived(self) -> list[str]:
+        """Derived arrays (``derived/<run>-<token>``) no run references and no running job will.
+
+        Running claims are read before the referenced paths: a job committing in
+        between is then seen by the second query, so its arrays are never taken.
+        """
+        keys = self.store.list_keys("derived")
+        if not keys:
+            return []
+        with self.session() as s:
+            running = {
+                f"derived/{rid}-{token}"
+                for rid, token in s.execute(
+                    select(AnalysisRun.id, AnalysisRun.claim_token).where(
+                        AnalysisRun.status == RunStatus.RUNNING
+                    )
+                )
+            }
+        with self.session() as s:
+            referenced = set(
+                s.scalars(select(AnalysisRun.arrays_path).where(AnalysisRun.arrays_path.is_not(None)))
+            )
+        removed = []
+        for key in keys:
+            if key not in running and key not in referenced:
+                self.store.delete(key)
+                removed.append(key)
+        return removed
 
     def _store_age(self, key: str) -> dt.timedelta:
         try:

@@ -1,0 +1,1 @@
+"""Population queries over the catalog's current results."""
