@@ -339,6 +339,7 @@ def upgrade() -> None:
         sa.Column("amplitude_counts", sa.Float(), nullable=False),
         sa.Column("offset_counts", sa.Float(), nullable=False),
         sa.Column("decay_rate_per_us", sa.Float(), nullable=True),
+        sa.Column("decay_rate_per_us_err", sa.Float(), nullable=True),
         sa.Column("sigma_cm2", sa.Float(), nullable=True),
         sa.Column("sigma_cm2_err", sa.Float(), nullable=True),
         sa.Column("excitation_wavelength_nm", sa.Float(), nullable=False),

@@ -622,6 +622,7 @@ class SaturationResult(_ResultColumns, Base):
     amplitude_counts: Mapped[float] = mapped_column(Float)
     offset_counts: Mapped[float] = mapped_column(Float)
     decay_rate_per_us: Mapped[float | None] = mapped_column(Float)
+    decay_rate_per_us_err: Mapped[float | None] = mapped_column(Float)
     sigma_cm2: Mapped[float | None] = mapped_column(Float)
     sigma_cm2_err: Mapped[float | None] = mapped_column(Float)
     excitation_wavelength_nm: Mapped[float] = mapped_column(Float)

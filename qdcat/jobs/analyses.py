@@ -96,10 +96,13 @@ class Target:
         return tuple(i.measurement_id for i in self.inputs)
 
     def main_inputs(self) -> list[InputMeasurement]:
-        return [i for i in self.inputs if i.role != "background"]
+        return [i for i in self.inputs if i.role in ("main", "point")]
 
     def background(self) -> InputMeasurement | None:
-        return next((i for i in self.inputs if i.role == "background"), None)
+        return self.companion("background")
+
+    def companion(self, role: str) -> InputMeasurement | None:
+        return next((i for i in self.inputs if i.role == role), None)
 
     def inputs_hash(self) -> str:
         payload = {
@@ -127,7 +130,9 @@ class Analysis:
     defaults: Mapping[str, Any]
     compute: Callable[[Any, Target, Mapping[str, Any]], Computed]
     grouping: str = "measurement"  # "measurement" or "series"
-    needs_background: bool = False
+    # Another measurement of the same specimen the analysis reads too, as (role, kind):
+    # the newest one is used, and adding a newer one makes the result stale.
+    companion: tuple[str, MeasurementKind] | None = None
     needs_sample_decay_rate: bool = False
     description: str = ""
 
@@ -285,14 +290,16 @@ def compute_spectrum(store: Any, target: Target, params: Mapping[str, Any]) -> C
     )
 
 
-def compute_decay(store: Any, target: Target, params: Mapping[str, Any]) -> Computed:
+def _decay(
+    store: Any, inp: InputMeasurement, params: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray, Any, float]:
+    """TCSPC histogram of a decay measurement (T3 nanotimes or T2 with a sync) and its tail fit."""
     from qdcat.analysis.fits import fit_decay
     from qdcat.analysis.histograms import TcspcAccumulator, tcspc_t3
 
-    (inp,) = target.main_inputs()
     reader = store.open_timetags(inp.store_path)
     detectors = _detectors(inp)
-    rebin = params["rebin"]
+    rebin = int(params["rebin"])
     if inp.has_nanotimes:
         res = float(inp.nanotime_resolution_ps or 0.0)
         if inp.repetition_rate_mhz:
@@ -328,6 +335,12 @@ def compute_decay(store: Any, target: Target, params: Mapping[str, Any]) -> Comp
     counts = total[:n].reshape(-1, rebin).sum(axis=1)
     edges_ns = np.arange(counts.size + 1) * (bin_ps * rebin / 1e3)
     fit = fit_decay(edges_ns, counts, start_after_peak_ns=params["start_after_peak_ns"])
+    return edges_ns, counts, fit, bin_ps * rebin / 1e3
+
+
+def compute_decay(store: Any, target: Target, params: Mapping[str, Any]) -> Computed:
+    (inp,) = target.main_inputs()
+    edges_ns, counts, fit, bin_ns = _decay(store, inp, params)
     return Computed(
         {
             "lifetime_ns": fit.lifetime_ns,
@@ -338,7 +351,7 @@ def compute_decay(store: Any, target: Target, params: Mapping[str, Any]) -> Comp
             "background_counts_per_ns": fit.background_counts_per_ns,
             "fit_start_ns": fit.fit_start_ns,
             "fit_stop_ns": fit.fit_stop_ns,
-            "bin_ns": bin_ps * rebin / 1e3,
+            "bin_ns": bin_ns,
             "photons": int(counts.sum()),
             "deviance_per_dof": fit.deviance_per_dof,
             "converged": fit.converged,
@@ -528,13 +541,27 @@ def compute_saturation(store: Any, target: Target, params: Mapping[str, Any]) ->
     intensity = np.array([p.intensity_w_cm2 for p in points], dtype=np.float64)
     # Integrated PL of each point: the sum of its spectrum.
     pl = np.array([store.read_arrays(p.store_path)["counts"].sum() for p in points], dtype=np.float64)
-    gamma = target.context.get("decay_rate_solution_per_us")
+    # σ = ħω_p·γ/I_S needs the ensemble's own decay rate: from a decay measured on the
+    # same specimen (the film) when there is one, else the sample's rate in solution.
+    decay = target.companion("decay")
+    gamma_err = 0.0
+    if decay is not None:
+        _, _, dfit, _ = _decay(store, decay, params)
+        gamma, gamma_err, source = (
+            dfit.decay_rate_per_us,
+            dfit.decay_rate_per_us_err,
+            "decay_rate_from_specimen_decay",
+        )
+    else:
+        gamma = target.context.get("decay_rate_solution_per_us")
+        source = "decay_rate_from_solution" if gamma else "no_decay_rate"
     wavelength = points[0].excitation_wavelength_nm or params["excitation_wavelength_nm"]
     fit = fit_saturation(
         intensity,
         pl,
         relative_noise=params["relative_noise"],
         decay_rate_per_us=gamma,
+        decay_rate_per_us_err=gamma_err,
         wavelength_nm=wavelength,
     )
     return Computed(
@@ -546,12 +573,13 @@ def compute_saturation(store: Any, target: Target, params: Mapping[str, Any]) ->
             "amplitude_counts": fit.amplitude_counts,
             "offset_counts": fit.offset_counts,
             "decay_rate_per_us": _f(fit.decay_rate_per_us),
+            "decay_rate_per_us_err": _f(gamma_err) if gamma else None,
             "sigma_cm2": _f(fit.sigma_cm2),
             "sigma_cm2_err": _f(fit.sigma_cm2_err),
             "excitation_wavelength_nm": fit.wavelength_nm,
             "reduced_chi2": fit.reduced_chi2,
             "converged": fit.converged,
-            "flags": _flags(fit.flags + (() if gamma else ("no_sample_decay_rate",))),
+            "flags": _flags((*fit.flags, source)),
         },
         {"intensity_w_cm2": intensity, "pl_counts": pl},
     )
@@ -599,6 +627,7 @@ def compute_biexciton(store: Any, target: Target, params: Mapping[str, Any]) -> 
 
 K = MeasurementKind
 _G2 = {"window_ns": 150.0, "bin_ns": 1.0, "free_baseline": False}
+_DECAY = {"rebin": 4, "start_after_peak_ns": 1.0, "t2_bin_ps": 64.0}
 
 ANALYSES: dict[str, Analysis] = {
     a.name: a
@@ -617,7 +646,7 @@ ANALYSES: dict[str, Analysis] = {
             "1",
             (K.DECAY,),
             DecayResult,
-            {"rebin": 4, "start_after_peak_ns": 1.0, "t2_bin_ps": 64.0},
+            dict(_DECAY),
             compute_decay,
             description="TCSPC histogram and mono-exponential tail (Poisson ML): lifetime",
         ),
@@ -628,7 +657,7 @@ ANALYSES: dict[str, Analysis] = {
             G2CwResult,
             dict(_G2),
             compute_g2_cw,
-            needs_background=True,
+            companion=("background", K.BACKGROUND_TRACE),
             description="cw antibunching fit: g2(0), γ + w_p, τ0 (corrected with a background trace)",
         ),
         Analysis(
@@ -647,7 +676,7 @@ ANALYSES: dict[str, Analysis] = {
             BlinkingResult,
             {"bin_ms": 10.0, "k_sigma": 3.0},
             compute_blinking,
-            needs_background=True,
+            companion=("background", K.BACKGROUND_TRACE),
             description="on/off threshold, on-fraction, power-law exponents (log–log and ML)",
         ),
         Analysis(
@@ -665,9 +694,10 @@ ANALYSES: dict[str, Analysis] = {
             "1",
             (K.SATURATION_POINT,),
             SaturationResult,
-            {"relative_noise": 0.02, "excitation_wavelength_nm": 445.0},
+            {"relative_noise": 0.02, "excitation_wavelength_nm": 445.0, **_DECAY},
             compute_saturation,
             grouping="series",
+            companion=("decay", K.DECAY),
             needs_sample_decay_rate=True,
             description="ensemble saturation: I_S and σ = ħω_p·γ/I_S",
         ),
@@ -773,14 +803,12 @@ def discover(s: Session, analysis: Analysis, selection: Selection = Selection())
     if not rows:
         return []
     chans = _setup_channels(s)
-    backgrounds: dict[int, InputMeasurement] = {}
-    if analysis.needs_background:
-        # The specimen's newest background trace (the dot-free detector background).
-        bq = _inputs_query([K.BACKGROUND_TRACE]).where(
-            Measurement.specimen_id.in_({r[0].specimen_id for r in rows})
-        )
+    companions: dict[int, InputMeasurement] = {}
+    if analysis.companion is not None:
+        role, kind = analysis.companion
+        bq = _inputs_query([kind]).where(Measurement.specimen_id.in_({r[0].specimen_id for r in rows}))
         for m, a, st, *_ in s.execute(bq.order_by(Measurement.id)).all():
-            backgrounds[m.specimen_id] = _input(m, a, st, "background", chans)
+            companions[m.specimen_id] = _input(m, a, st, role, chans)  # the newest wins
     targets: list[Target] = []
 
     def context(sample: Sample) -> dict[str, Any]:
@@ -791,8 +819,8 @@ def discover(s: Session, analysis: Analysis, selection: Selection = Selection())
     if analysis.grouping == "measurement":
         for m, a, st, sp, sample, dot_label in rows:
             inputs = [_input(m, a, st, "main", chans)]
-            if m.specimen_id in backgrounds:
-                inputs.append(backgrounds[m.specimen_id])
+            if m.specimen_id in companions:
+                inputs.append(companions[m.specimen_id])
             where = f"{sp.name}/{dot_label}" if dot_label else sp.name
             targets.append(
                 Target(
@@ -824,6 +852,8 @@ def discover(s: Session, analysis: Analysis, selection: Selection = Selection())
     for (spec_id, dot_id, name), members in sorted(groups.items(), key=lambda kv: str(kv[0])):
         _, _, _, sp, sample, dot_label = members[0]
         inputs = tuple(_input(m, a, st, "point", chans) for m, a, st, *_ in members)
+        if spec_id in companions:
+            inputs += (companions[spec_id],)
         where = f"{sp.name}/{dot_label}" if dot_label else sp.name
         targets.append(
             Target(
