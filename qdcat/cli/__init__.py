@@ -290,8 +290,14 @@ def ingest(
             outcomes = []
             for item in items:
                 on_file(item)
-                outcomes.extend(ingest_many(cat, [item], on_events=on_events))
+                outcomes.extend(ingest_many(cat, [item], on_events=on_events, refresh_results=False))
                 bar.advance(task)
+        if any(o.status == "ingested" for o in outcomes):
+            from qdcat.jobs import refresh_staleness
+
+            n_stale = refresh_staleness(cat)
+            if n_stale:
+                say(f"{n_stale} results read inputs that changed and are now stale; run `qdcat analyze`")
     rows = [
         {
             "file": str(o.path.name),
