@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from qdcat import jobs
 from qdcat.catalog.api import Catalog
 from qdcat.catalog.models import RESULT_MODELS, AnalysisRun, RunStatus
-from qdcat.ingest.pipeline import IngestItem, ingest_file
+from qdcat.ingest.pipeline import IngestItem, ingest_file, ingest_many
 from qdcat.ingest.ptu_write import write_ptu_t2
 from qdcat.jobs import analyses as A
 from qdcat.session import SessionSummary
@@ -178,13 +178,21 @@ def test_a_new_background_trace_makes_results_stale(ingested: Catalog, tmp_path)
     t = np.sort(rng.integers(0, 3 * 10**12, 30_000)).astype(np.int64)
     f = tmp_path / "bg2.ptu"
     write_ptu_t2(f, [(t, rng.integers(0, 2, t.size).astype(np.uint8))], acquisition_s=3.0)
-    ingest_file(
+    n_current = len(result_rows(ingested, "result_g2_cw")) + len(result_rows(ingested, "result_blinking"))
+    # the ingest itself marks what changed
+    (out,) = ingest_many(
         ingested,
-        IngestItem(
-            f, "background_trace", "slide-InP", setup="sim-microPL", settings={"intensity_w_cm2": 100.0}
-        ),
+        [
+            IngestItem(
+                f, "background_trace", "slide-InP", setup="sim-microPL", settings={"intensity_w_cm2": 100.0}
+            )
+        ],
     )
-    n_stale = jobs.refresh_staleness(ingested)
+    assert out.status == "ingested"
+    n_stale = (
+        n_current - len(result_rows(ingested, "result_g2_cw")) - len(result_rows(ingested, "result_blinking"))
+    )
+    assert jobs.refresh_staleness(ingested) == 0  # nothing left to mark
     inp_g2 = [r for r in result_rows(ingested, "result_g2_cw", current_only=False) if r["run_id"] in before]
     on_inp = [r for r in inp_g2 if r["specimen_id"] == inp_g2[0]["specimen_id"]]
     assert n_stale >= len(on_inp) > 0
