@@ -735,6 +735,10 @@ def analyze(
         list[str] | None, typer.Option("--param", "-p", help="ANALYSIS.NAME=VALUE, e.g. g2_cw.window_ns=100.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would run; change nothing.")] = False,
+    queue_only: Annotated[
+        bool,
+        typer.Option("--queue-only", help="Queue the jobs for `qdcat worker` processes; run nothing here."),
+    ] = False,
     retry_failed: Annotated[bool, typer.Option(help="Run failed jobs with the same inputs again.")] = False,
     workers: Annotated[int, typer.Option(help="Local worker processes (1: run here).")] = 1,
     dask: Annotated[
@@ -776,6 +780,9 @@ def analyze(
             say(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing selected")
             return
         todo = plan.to_run
+        if queue_only:
+            say(f"{len(todo)} jobs queued; start `qdcat worker` processes (any machine sharing this catalog)")
+            return
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, transient=True, console=stderr_console()) as bar:
             task = bar.add_task("analysing", total=len(todo))
