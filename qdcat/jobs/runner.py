@@ -698,6 +698,7 @@ def results_for_measurement(
                     "current": run.is_current,
                     "finished_at": run.finished_at,
                     "params": run.params,
+                    "measurement_id": row.measurement_id if row is not None else None,
                     **values,
                 }
             )
