@@ -219,7 +219,13 @@ def write_session(
                     }
                 )
                 if kind == "g2_pulsed":
-                    truth["g2_pulsed_zero_expected"] = res.truth.g2_zero_signal
+                    # Background photons are uncorrelated: they fill the centre peak as much
+                    # as the side peaks, so the measured ratio is 1 − ρ_A·ρ_B·(1 − g_signal).
+                    tr = res.truth
+                    rho_a = tr.signal_a_cps / (tr.signal_a_cps + tr.background_a_cps)
+                    rho_b = tr.signal_b_cps / (tr.signal_b_cps + tr.background_b_cps)
+                    truth["g2_pulsed_zero_signal"] = tr.g2_zero_signal
+                    truth["g2_pulsed_zero_expected"] = 1.0 - rho_a * rho_b * (1.0 - tr.g2_zero_signal)
             if i < n_blink:
                 res = cw_file("traces", "intensity_trace", lab, specimen, dot, det, plan.trace_duration_s)
                 if res.truth.blinking is not None:

@@ -109,25 +109,23 @@ def demo(
         "qdcat-demo"
     ),
     quick: Annotated[bool, typer.Option(help="A few dots only (seconds).")] = False,
+    no_figures: Annotated[bool, typer.Option("--no-figures", help="Skip drawing the figures.")] = False,
 ) -> None:
-    """Simulate a study like the reference one, ingest it like real data, and check the catalog."""
-    from rich.progress import Progress
+    """Simulate a study like the reference one, ingest it like real data, analyse it, answer its questions."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from qdcat.demo import DEMO_PLAN, run_demo
     from qdcat.session import SessionPlan
 
     plan = SessionPlan.quick() if quick else DEMO_PLAN
-    with Progress(transient=True, console=stderr_console()) as bar:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, transient=True, console=stderr_console()) as bar:
         task = bar.add_task("simulating", total=None)
 
         def progress(what: str, done: int, total: int) -> None:
             bar.update(task, description=what, completed=done, total=total)
 
-        res = run_demo(home, plan=plan, progress=progress)
-    from qdcat.catalog.api import open_catalog
-
-    with open_catalog(res.home) as cat:
-        render_rows(cat.list_samples(), pick_format(False, False), title="samples")
+        res = run_demo(home, plan=plan, progress=progress, figures=not no_figures)
     render_rows(
         [{"kind": k, "measurements": n} for k, n in res.kinds.items()],
         pick_format(False, False),
@@ -135,14 +133,42 @@ def demo(
     )
     say(
         f"{res.measurements} measurements on {res.dots} dots, {res.events:,} photon events stored in "
-        f"{res.stored_bytes / 1e6:.1f} MB "
-        f"({res.stored_bytes / max(res.events, 1):.2f} bytes/event incl. spectra)"
+        f"{res.stored_bytes / 1e6:.1f} MB; "
+        + ("fsck: catalog and store consistent" if res.problems == 0 else f"fsck: {res.problems} problem(s)!")
     )
-    say("fsck: catalog and store consistent" if res.problems == 0 else f"fsck: {res.problems} problem(s)!")
+    say("analysis jobs: " + ", ".join(f"{n} {k}" for k, n in sorted(res.jobs.items())))
+    for e in res.job_errors[:5]:
+        say(e)
+    mark = {True: "✓", False: "✗", None: ""}
+    render_rows(
+        [
+            {
+                "quantity": r.quantity,
+                "qdcat (from the catalog)": r.qdcat,
+                "simulation truth": r.truth,
+                "within 3σ": mark[r.agrees],
+                "paper": r.paper,
+            }
+            for r in res.table
+        ],
+        pick_format(False, False),
+        title="InP/ZnSe population: qdcat vs truth vs the paper",
+    )
+    for r in res.table:
+        if r.note:
+            say(f"note — {r.quantity}: {r.note}")
+    if res.comparison:
+        render_rows(res.comparison, pick_format(False, False), title="InP/ZnSe vs CdSe/CdS")
+    if res.figures:
+        say(f"{len(res.figures)} figures in {res.figures[0].parent}")
     say(f"session files, manifest and ground truth: {res.session}")
-    say(f"catalog: {res.home}  (try: qdcat --home {res.home} measurement list --kind g2_cw)")
-    say(f"done in {res.seconds:.1f} s")
-    if res.problems or res.failed:
+    say(
+        f"catalog: {res.home}  (try: qdcat --home {res.home} query dots "
+        '--where "g2_zero < 0.2 and lifetime_ns > 15" --columns dot,g2_zero,lifetime_ns)'
+    )
+    stages = ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds_by_stage.items())
+    say(f"done in {res.seconds:.0f} s ({stages})")
+    if res.problems or res.failed or res.job_errors:
         raise typer.Exit(1)
 
 
