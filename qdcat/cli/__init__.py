@@ -53,6 +53,8 @@ setup_app = _sub("setup", "Setups (instruments and their channel roles).")
 measurement_app = _sub("measurement", "Measurements and their raw data.")
 jobs_app = _sub("jobs", "Analysis jobs (runs): list, show, retry.")
 results_app = _sub("results", "Analysis results of measurements.")
+query_app = _sub("query", "Population queries: dots or results, filtered, as a table, CSV, JSON or Parquet.")
+plot_app = _sub("plot", "Figures: a measurement with its fit, population histograms and scatter plots.")
 
 HomeOpt = Annotated[
     Path | None,
@@ -976,6 +978,248 @@ def results_show(
         return
     for r in rows:
         render_record(r, fmt, title=f"{r['analysis']} (run {r['run']}{', current' if r['current'] else ''})")
+
+
+WhereOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--where", "-w", help='Filter, e.g. "g2_zero < 0.2 and lifetime_ns > 15" (`qdcat query fields`).'
+    ),
+]
+SampleOpt = Annotated[list[str] | None, typer.Option("--sample", help="Only these samples.")]
+SourceOpt = Annotated[
+    str, typer.Option("--from", help="'dots' (one row per dot) or an analysis name (one row per result).")
+]
+
+
+def _nan_to_none(df: Any) -> list[dict[str, Any]]:
+    import math
+
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in df.to_dict(orient="records")
+    ]
+
+
+def _emit_frame(df: Any, *, as_json: bool, as_csv: bool, parquet: Path | None, title: str) -> None:
+    if parquet is not None:
+        parquet.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(parquet, index=False)
+        say(f"{len(df)} rows written to {parquet}")
+        return
+    if as_csv and not as_json:
+        sys.stdout.write(df.to_csv(index=False))
+        return
+    render_rows(_nan_to_none(df), pick_format(as_json, False), title=title)
+
+
+def _columns(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+_DOT_TABLE = (
+    "sample",
+    "specimen",
+    "dot",
+    "center_nm",
+    "fwhm_nm",
+    "lifetime_ns",
+    "g2_zero",
+    "on_fraction",
+    "k_on_ml",
+    "k_off_ml",
+)
+
+
+@query_app.command("dots")
+def query_dots(
+    ctx: typer.Context,
+    sample: SampleOpt = None,
+    specimen: Annotated[str | None, typer.Option()] = None,
+    where: WhereOpt = None,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated field names.")] = None,
+    parquet: Annotated[Path | None, typer.Option(help="Write a Parquet file instead of printing.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """One row per dot with its current results (spectrum, decay, g2, blinking, power series)."""
+    from qdcat.query import api as q
+
+    cols = _columns(columns)
+    if cols is None and not (as_json or as_csv or parquet):
+        cols = list(_DOT_TABLE)  # a screenful; files and JSON get every field
+    with _catalog(ctx) as cat:
+        df = q.dots(cat, sample=sample, specimen=specimen, where=where, columns=cols)
+    _emit_frame(df, as_json=as_json, as_csv=as_csv, parquet=parquet, title=f"dots ({len(df)})")
+
+
+@query_app.command("results")
+def query_results(
+    ctx: typer.Context,
+    analysis: Annotated[
+        str, typer.Argument(help="spectrum, decay, g2_cw, g2_pulsed, blinking, power_series, ...")
+    ],
+    sample: SampleOpt = None,
+    specimen: Annotated[str | None, typer.Option()] = None,
+    where: WhereOpt = None,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated field names.")] = None,
+    include_old: Annotated[
+        bool, typer.Option("--all", help="Also results that are no longer current.")
+    ] = False,
+    parquet: Annotated[Path | None, typer.Option(help="Write a Parquet file instead of printing.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """One row per result of an analysis, with its measurement, settings and provenance."""
+    from qdcat.query import api as q
+
+    with _catalog(ctx) as cat:
+        df = q.results(
+            cat,
+            analysis,
+            sample=sample,
+            specimen=specimen,
+            where=where,
+            columns=_columns(columns),
+            include_old=include_old,
+        )
+    _emit_frame(df, as_json=as_json, as_csv=as_csv, parquet=parquet, title=f"{analysis} results ({len(df)})")
+
+
+@query_app.command("fields")
+def query_fields(
+    view: Annotated[str, typer.Argument(help="'dots' or an analysis name.")] = "dots",
+    as_json: JsonOpt = False,
+) -> None:
+    """The field names a view accepts in --where and --columns."""
+    from qdcat.query import api as q
+
+    rows = [{"field": f.name, "from": f.source, "description": f.description} for f in q.fields(view)]
+    render_rows(rows, pick_format(as_json, False), title=f"fields of {view}")
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    param: Annotated[str, typer.Argument(help="A numeric field, e.g. fwhm_nm.")],
+    by: Annotated[str | None, typer.Option(help="Group by this field, e.g. sample.")] = None,
+    source: SourceOpt = "dots",
+    sample: SampleOpt = None,
+    where: WhereOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """n, mean ± SE, SD, median, range and a normal fit (with uncertainties) of a population."""
+    from qdcat.query import api as q
+
+    with _catalog(ctx) as cat:
+        df = q.population(cat, param, by=by, source=source, sample=sample, where=where)
+    df = df.reset_index()
+    _emit_frame(df, as_json=as_json, as_csv=as_csv, parquet=None, title=f"{param}")
+
+
+@app.command()
+def correlate(
+    ctx: typer.Context,
+    x: Annotated[str, typer.Argument(help="Field on the x axis, e.g. energy_ev.")],
+    y: Annotated[str, typer.Argument(help="Field on the y axis, e.g. lifetime_ns.")],
+    by: Annotated[str | None, typer.Option(help="Separately per value of this field, e.g. sample.")] = None,
+    weighted: Annotated[bool, typer.Option(help="Also a fit weighted by <y>_err.")] = False,
+    source: SourceOpt = "dots",
+    sample: SampleOpt = None,
+    where: WhereOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pearson and Spearman correlation (with p-values) and a linear fit with uncertainties."""
+    from qdcat.query import api as q
+
+    with _catalog(ctx) as cat:
+        res = q.correlation(cat, x, y, by=by, source=source, weighted=weighted, sample=sample, where=where)
+    rows = [{"group": g, **c.as_dict()} for g, c in res.items()]
+    if as_json:
+        render_rows(rows, pick_format(True, False))
+        return
+    for r in rows:
+        render_record(r, pick_format(False, False), title=f"{y} vs {x} ({r['group']})")
+
+
+@app.command()
+def compare(
+    ctx: typer.Context,
+    param: Annotated[str, typer.Argument(help="A numeric field, e.g. k_off_ml.")],
+    samples: Annotated[list[str], typer.Option("--samples", help="The two samples (or groups of --by).")],
+    by: Annotated[str, typer.Option(help="The field the two groups are values of.")] = "sample",
+    source: SourceOpt = "dots",
+    where: WhereOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Two populations compared: medians, means, Kolmogorov–Smirnov, Mann–Whitney, effect sizes."""
+    from qdcat.query import api as q
+
+    with _catalog(ctx) as cat:
+        c = q.comparison(cat, param, samples, by=by, source=source, where=where)
+    render_record(c.as_dict(), pick_format(as_json, False), title=f"{param}: {samples[0]} vs {samples[-1]}")
+
+
+FigOpt = Annotated[
+    Path, typer.Option("--output", "-o", help="PNG or SVG file (a folder for `plot measurement`).")
+]
+
+
+@plot_app.command("measurement")
+def plot_measurement(
+    ctx: typer.Context,
+    measurement_id: int,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the figures.")] = Path("."),
+    fmt: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
+) -> None:
+    """A measurement's data with the fits of its current results (spectrum, decay, g2, blinking, series)."""
+    from qdcat.query import figures
+
+    with _catalog(ctx) as cat:
+        figs = figures.measurement_figures(cat, measurement_id)
+        paths = figures.save_all(figs, output, f"measurement_{measurement_id}", fmt)
+    for p in paths:
+        say(str(p))
+
+
+@plot_app.command("hist")
+def plot_hist(
+    ctx: typer.Context,
+    param: str,
+    output: FigOpt,
+    by: Annotated[str | None, typer.Option(help="Overlay one histogram per value, e.g. sample.")] = "sample",
+    source: SourceOpt = "dots",
+    sample: SampleOpt = None,
+    where: WhereOpt = None,
+) -> None:
+    """Histogram of a population, one overlay per group, with normal fits."""
+    from qdcat import plots
+    from qdcat.query import figures
+
+    with _catalog(ctx) as cat:
+        fig = figures.population_histogram(cat, param, by=by, source=source, sample=sample, where=where)
+    say(str(plots.save_figure(fig, output)))
+
+
+@plot_app.command("scatter")
+def plot_scatter(
+    ctx: typer.Context,
+    x: str,
+    y: str,
+    output: FigOpt,
+    by: Annotated[str | None, typer.Option(help="Colour by this field, e.g. sample.")] = "sample",
+    source: SourceOpt = "dots",
+    sample: SampleOpt = None,
+    where: WhereOpt = None,
+) -> None:
+    """Scatter of two fields with error bars and a regression line."""
+    from qdcat import plots
+    from qdcat.query import figures
+
+    with _catalog(ctx) as cat:
+        fig = figures.population_scatter(cat, x, y, by=by, source=source, sample=sample, where=where)
+    say(str(plots.save_figure(fig, output)))
 
 
 def main() -> None:
