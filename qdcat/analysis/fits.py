@@ -253,7 +253,7 @@ def fit_decay(
     # The peak: first the 4 ns window holding the most counts (it starts at the rise), then
     # the highest bin inside it. With a dim dot over a flat background the single highest
     # bin of the whole histogram is often a noise bin anywhere in the period.
-    width = min(n.size, max(1, int(round(4.0 / float(np.median(np.diff(edges)))))))
+    width = min(n.size, max(1, round(4.0 / float(np.median(np.diff(edges))))))
     csum = np.concatenate(([0.0], np.cumsum(n)))
     k0 = int(np.argmax(csum[width:] - csum[:-width]))
     k = k0 + int(np.argmax(n[k0 : k0 + width]))
