@@ -171,3 +171,11 @@ def shared_timetags() -> Path:
             pytest.fail(f"{path} is missing (CI=true: the real instrument files are required)")
         pytest.skip(f"real instrument files not found at {path} (set QDCAT_SHARED to the shared/ folder)")
     return path
+
+
+@pytest.fixture(scope="session")
+def session(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A simulated lab session (files, manifest, truth) shared by the job and query tests."""
+    from qdcat.session import SessionPlan, write_session
+
+    return write_session(tmp_path_factory.mktemp("sim") / "session", SessionPlan.quick(n_dots=6, seed=11))

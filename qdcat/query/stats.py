@@ -13,6 +13,7 @@ than silently dropped: they usually mean a failed fit upstream.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -205,7 +206,14 @@ def describe(values: ArrayLike, *, name: str = "value") -> Summary:
     normal_mean, normal_sd = (float(p) for p in sps.norm.fit(data))
     shapiro_p = _NAN
     if SHAPIRO_MIN_N <= n <= SHAPIRO_MAX_N and np.ptp(data) > 0:
-        shapiro_p = _f(sps.shapiro(data).pvalue)
+        # scipy warns (and is unreliable) when the spread is negligible against the values,
+        # e.g. fits pinned at a bound: no p-value then, rather than a doubtful one.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                shapiro_p = _f(sps.shapiro(data).pvalue)
+            except (UserWarning, RuntimeWarning):
+                shapiro_p = _NAN
     return Summary(
         name=name,
         n=n,

@@ -11,14 +11,7 @@ import pytest
 
 from qdcat.catalog.api import Catalog
 from qdcat.ingest.pipeline import ingest_many, read_manifest
-from qdcat.session import SessionPlan, SessionSummary, register_session, write_session
-
-
-@pytest.fixture(scope="session")
-def session(tmp_path_factory: pytest.TempPathFactory) -> SessionSummary:
-    return write_session(
-        tmp_path_factory.mktemp("jobs-sim") / "session", SessionPlan.quick(n_dots=6, seed=11)
-    )
+from qdcat.session import SessionSummary, register_session
 
 
 def ingest_session(cat: Catalog, session: SessionSummary) -> Catalog:

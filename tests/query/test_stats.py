@@ -408,3 +408,11 @@ def test_group_describe_unknown_columns(column: str, by: str | None, match: str)
     df = pd.DataFrame({"x": [1.0, 2.0], "sample": ["A", "B"]})
     with pytest.raises(InvalidValueError, match=match):
         group_describe(df, column, by)
+
+
+def test_describe_gives_no_shapiro_p_for_values_pinned_at_a_bound() -> None:
+    # fits stuck at a lower bound of 0 leave tiny, wildly scaled values: scipy warns, we say NaN
+    from qdcat.query.stats import describe as _describe
+
+    s = _describe(np.array([1e-70, 2e-60, 3e-34, 1e-50]))
+    assert s.n == 4 and np.isnan(s.shapiro_p)

@@ -1,0 +1,110 @@
+"""Figures for every kind of result, and the query/stats/plot commands, on both backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from qdcat.catalog.api import Catalog
+from qdcat.cli import app
+from qdcat.query import figures
+
+
+def _png_ok(path: Path) -> None:
+    assert path.is_file() and path.stat().st_size > 10_000, path
+    assert mpimg.imread(path).shape[:2] == (600, 900), path
+
+
+def test_every_kind_of_result_has_its_figures(analysed: Catalog, tmp_path: Path) -> None:
+    first: dict[str, int] = {}
+    for m in analysed.list_measurements():
+        first.setdefault(m["kind"], m["id"])
+    expected = {
+        "spectrum": {"spectrum"},
+        "ensemble_spectrum": {"spectrum"},
+        "decay": {"decay"},
+        "g2_cw": {"g2"},
+        "g2_pulsed": {"g2_pulsed"},
+        "intensity_trace": {"trace", "on_off", "survival"},
+        "power_series_point": {"power_series"},
+        "saturation_point": {"saturation"},
+    }
+    for kind, names in expected.items():
+        figs = figures.measurement_figures(analysed, first[kind])
+        assert set(figs) == names, kind
+        for path in figures.save_all(figs, tmp_path / kind, f"m{first[kind]}"):
+            _png_ok(path)
+    # a background trace is read by other analyses but has no figure of its own
+    assert figures.measurement_figures(analysed, first["background_trace"]) == {}
+    svg = figures.save_all(figures.measurement_figures(analysed, first["g2_cw"]), tmp_path, "g", fmt="svg")
+    assert svg[0].read_text().lstrip().startswith("<?xml")
+    for fig, name in (
+        (figures.population_histogram(analysed, "fwhm_nm"), "hist.png"),
+        (figures.population_scatter(analysed, "energy_ev", "lifetime_ns"), "scatter.png"),
+    ):
+        path = figures.plots.save_figure(fig, tmp_path / name)
+        _png_ok(path)
+        ax = fig.axes[0]
+        assert "(" in ax.get_xlabel() and "(" in ax.get_ylabel()
+
+
+@pytest.fixture
+def qcli(analysed: Catalog):  # type: ignore[no-untyped-def]
+    cfg = analysed.config
+    env = {
+        "QDCAT_HOME": str(cfg.home),
+        "QDCAT_DATABASE_URL": cfg.database_url,
+        "QDCAT_STORE_URL": cfg.store_url,
+    }
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    return invoke
+
+
+def test_query_stats_and_plot_commands(qcli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rows = json.loads(qcli("query", "dots", "--where", "fwhm_nm > 10 and g2_zero < 0.9", "--json").stdout)
+    assert rows and all(r["fwhm_nm"] > 10 and r["g2_zero"] < 0.9 for r in rows)
+    out = tmp_path / "dots.parquet"
+    qcli("query", "dots", "--where", "fwhm_nm > 10 and g2_zero < 0.9", "--parquet", str(out))
+    frame = pd.read_parquet(out)
+    assert sorted(frame["dot"]) == sorted(r["dot"] for r in rows)
+    csv_text = qcli("query", "results", "decay", "--csv", "--columns", "dot,lifetime_ns").stdout
+    assert csv_text.splitlines()[0] == "dot,lifetime_ns"
+    table = qcli("query", "dots", "--sample", "InP-ZnSe-sim").output
+    assert "QD001" in table and "CD001" not in table
+    assert "sigma_cm2" in qcli("query", "fields", "power_series").output
+
+    st = json.loads(qcli("stats", "fwhm_nm", "--by", "sample", "--json").stdout)
+    assert {r["sample"] for r in st} == {"InP-ZnSe-sim", "CdSe-CdS-sim"} and all(r["n"] >= 2 for r in st)
+    cor = json.loads(qcli("correlate", "energy_ev", "fwhm_nm", "--json").stdout)
+    assert cor[0]["group"] == "all" and -1 <= cor[0]["pearson_r"] <= 1
+    cmp = json.loads(
+        qcli("compare", "fwhm_nm", "--samples", "InP-ZnSe-sim", "--samples", "CdSe-CdS-sim", "--json").stdout
+    )
+    assert 0 <= cmp[0]["ks_p"] <= 1 if isinstance(cmp, list) else 0 <= cmp["ks_p"] <= 1
+
+    qcli("plot", "hist", "lifetime_ns", "-o", str(tmp_path / "h.png"))
+    _png_ok(tmp_path / "h.png")
+    qcli("plot", "scatter", "energy_ev", "lifetime_ns", "-o", str(tmp_path / "s.svg"))
+    assert (tmp_path / "s.svg").stat().st_size > 5_000
+    listed = qcli("plot", "measurement", "1", "-o", str(tmp_path / "m")).output.split()
+    assert listed and all(Path(p).is_file() for p in listed)
+
+    bad = qcli("query", "dots", "--where", "fwhm_nm > 1; DROP TABLE dot", code=1)
+    assert bad.output.startswith("error: unexpected ';'") and "Traceback" not in bad.output
+    bad = qcli("stats", "fwhm", code=1)
+    assert "unknown column(s) fwhm" in bad.output
+    bad = qcli("compare", "fwhm_nm", "--samples", "InP-ZnSe-sim", "--samples", "Nope", code=1)
+    assert "no sample 'Nope'" in bad.output
+    bad = qcli("plot", "hist", "fwhm_nm", "-o", str(tmp_path / "x.jpg"), code=1)
+    assert "png" in bad.output.lower()
