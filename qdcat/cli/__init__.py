@@ -796,6 +796,9 @@ def analyze(
             retry_failed=retry_failed,
         )
         counts = plan.counts()
+        if not plan.jobs:
+            say("nothing to analyse: no committed measurements match the selection")
+            return
         if plan.stale:
             say(f"{plan.stale} current results had changed inputs and are now stale")
         if dry_run:

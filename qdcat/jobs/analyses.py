@@ -302,10 +302,10 @@ def _decay(
     rebin = int(params["rebin"])
     if inp.has_nanotimes:
         res = float(inp.nanotime_resolution_ps or 0.0)
-        if inp.repetition_rate_mhz:
+        if inp.resolution_ps:
+            period_ps = float(inp.resolution_ps)  # T3 macrotimes count sync periods: the file knows
+        elif inp.repetition_rate_mhz:
             period_ps = 1e6 / inp.repetition_rate_mhz
-        elif inp.resolution_ps:
-            period_ps = float(inp.resolution_ps)  # T3 macrotimes count sync periods
         else:
             raise InvalidValueError(
                 f"measurement {inp.measurement_id}: the sync period is unknown; record "

@@ -106,6 +106,7 @@ def plan(
     jobs: list[PlannedJob] = []
     stale = 0
     with cat.session() as s:
+        _check_selection(cat, s, selection)
         for analysis in chosen:
             p = analysis.params(params.get(analysis.name))
             p_hash = params_hash(p)
@@ -114,6 +115,28 @@ def plan(
             for t in targets:
                 jobs.append(_plan_one(s, analysis, t, p, p_hash, dry_run=dry_run, retry_failed=retry_failed))
     return Plan(tuple(jobs), stale)
+
+
+def _check_selection(cat: Catalog, s: Any, selection: Selection) -> None:
+    """Names that do not exist are a typo, not an empty selection: say so."""
+    if selection.sample:
+        cat._get_sample(s, selection.sample)
+    if selection.specimen:
+        cat._get_specimen(s, selection.specimen)
+    if selection.kinds:
+        from qdcat.catalog.models import MeasurementKind
+
+        bad = [k for k in selection.kinds if k not in MeasurementKind._value2member_map_]
+        if bad:
+            raise InvalidValueError(
+                f"unknown measurement kind(s) {', '.join(bad)}; choose from: "
+                + ", ".join(k.value for k in MeasurementKind)
+            )
+    if selection.dot:
+        from qdcat.catalog.models import Dot
+
+        if s.scalar(select(Dot.id).where(Dot.label == selection.dot).limit(1)) is None:
+            raise NotFoundError(f"no dot labelled {selection.dot!r}; list them with `qdcat dot list`")
 
 
 def _identity(s: Any, analysis: Analysis, p_hash: str, i_hash: str) -> AnalysisRun | None:

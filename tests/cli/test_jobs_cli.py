@@ -111,3 +111,12 @@ def test_queue_then_worker_runs_the_jobs(run) -> None:  # type: ignore[no-untype
     out = run("worker", "--exit-when-idle")
     assert f"worker ran {len(pending)} jobs" in out.output
     assert json.loads(run("jobs", "list", "--status", "pending", "--json").stdout) == []
+
+
+def test_selection_typos_are_errors_not_empty_batches(run) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        "unknown sample 'InP'; known samples: CdSe-CdS-sim, InP-ZnSe-sim"
+        in run("analyze", "--sample", "InP", code=1).output
+    )
+    assert "unknown measurement kind(s) g2" in run("analyze", "--kind", "g2", code=1).output
+    assert "no dot labelled 'QD9'" in run("analyze", "--dot", "QD9", code=1).output
