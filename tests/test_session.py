@@ -40,7 +40,8 @@ def test_session_folder_holds_files_manifest_and_truth(session) -> None:  # type
     kinds = Counter(r["kind"] for r in rows)
     assert kinds["spectrum"] == 72 + 5
     assert kinds["g2_cw"] == 70 + 5
-    assert kinds["decay"] == 25 + 5 and kinds["intensity_trace"] == 25 + 5
+    assert kinds["decay"] == 25 + 5 + 1 and kinds["intensity_trace"] == 25 + 5  # + the film's decay
+    assert kinds["transient_absorption"] == 1
     assert kinds["power_series_point"] == 6 and kinds["saturation_point"] == 15
     assert kinds["background_trace"] == 2 and kinds["ensemble_spectrum"] == 1 and kinds["g2_pulsed"] == 5
     assert all((session.folder / r["file"]).is_file() for r in rows)
@@ -58,7 +59,7 @@ def test_session_folder_holds_files_manifest_and_truth(session) -> None:  # type
 
 def test_session_ingests_through_its_manifest_and_reingest_is_a_no_op(catalog: Catalog, session) -> None:  # type: ignore[no-untyped-def]
     added = register_session(catalog, session.session_toml)
-    assert added == {"samples": 2, "specimens": 3, "dots": 77, "setups": 1}
+    assert added == {"samples": 2, "specimens": 4, "dots": 77, "setups": 1}  # + the TA solution
     assert register_session(catalog, session.session_toml) == {
         "samples": 0,
         "specimens": 0,
