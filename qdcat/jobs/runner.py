@@ -224,6 +224,20 @@ def _mark_stale(s: Any, analysis: Analysis, targets: Sequence[Target], *, dry_ru
                 run.is_current = False
                 run.status = RunStatus.STALE
                 run.error = "inputs changed since this result was computed; re-run `qdcat analyze`"
+    if not dry_run:
+        # Queued or failed runs of these targets planned on older inputs will never be
+        # current: retire them now rather than when a worker reaches them.
+        waiting = s.scalars(
+            select(AnalysisRun).where(
+                AnalysisRun.analysis == analysis.name,
+                AnalysisRun.status.in_([RunStatus.PENDING, RunStatus.FAILED]),
+                AnalysisRun.target_key.in_(list(by_key)),
+            )
+        ).all()
+        for run in waiting:
+            if run.inputs_hash != by_key[run.target_key]:
+                run.status = RunStatus.STALE
+                run.error = "inputs changed before this run was done; a new run was planned"
     s.flush()
     return n
 

@@ -101,6 +101,9 @@ def test_failed_jobs_are_reported_and_retried(run, catalog: Catalog) -> None:  #
     # the sample's rate is an input: the retried run is now stale, a new one is planned and done
     out = run("analyze", "--analysis", "biexciton")
     assert "1 done" in out.output
+    # the retried run, planned on the old inputs, was retired rather than left queued
+    assert json.loads(run("jobs", "list", "--status", "pending", "--json").stdout) == []
+    assert len(json.loads(run("jobs", "list", "--status", "stale", "--json").stdout)) == 1
 
 
 def test_queue_then_worker_runs_the_jobs(run) -> None:  # type: ignore[no-untyped-def]
