@@ -912,6 +912,26 @@ def worker(
     say(f"worker ran {len(outs)} jobs")
 
 
+@jobs_app.command("analyses")
+def jobs_analyses(as_json: JsonOpt = False) -> None:
+    """The analyses qdcat runs: what each reads, its version and its parameters (set with --param)."""
+    from qdcat.jobs import ANALYSES
+
+    rows = [
+        {
+            "analysis": a.name,
+            "version": a.version,
+            "reads": ", ".join(k.value for k in a.kinds)
+            + (f" (+ {a.companion[1].value})" if a.companion else "")
+            + (" as a series" if a.grouping == "series" else ""),
+            "parameters": ", ".join(f"{k}={v}" for k, v in a.defaults.items()) or "—",
+            "what": a.description,
+        }
+        for a in ANALYSES.values()
+    ]
+    render_rows(rows, pick_format(as_json, False), title="analyses")
+
+
 @jobs_app.command("list")
 def jobs_list(
     ctx: typer.Context,

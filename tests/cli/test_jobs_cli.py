@@ -123,3 +123,19 @@ def test_selection_typos_are_errors_not_empty_batches(run) -> None:  # type: ign
     )
     assert "unknown measurement kind(s) g2" in run("analyze", "--kind", "g2", code=1).output
     assert "no dot labelled 'QD9'" in run("analyze", "--dot", "QD9", code=1).output
+
+
+def test_analyses_are_listed_with_their_parameters(run) -> None:  # type: ignore[no-untyped-def]
+    rows = {r["analysis"]: r for r in json.loads(run("jobs", "analyses", "--json").stdout)}
+    assert set(rows) == {
+        "spectrum",
+        "decay",
+        "g2_cw",
+        "g2_pulsed",
+        "blinking",
+        "power_series",
+        "saturation",
+        "biexciton",
+    }
+    assert "window_ns=150.0" in rows["g2_cw"]["parameters"] and "background_trace" in rows["g2_cw"]["reads"]
+    assert "as a series" in rows["power_series"]["reads"]
