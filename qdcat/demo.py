@@ -344,7 +344,9 @@ def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
             ),
             StudyRow(
                 "power series I_S (W/cm²)",
-                _pm(r.saturation_intensity_w_cm2, r.saturation_intensity_w_cm2_err),
+                _pm(r.saturation_intensity_w_cm2, r.saturation_intensity_w_cm2_err)
+                + f" (68 %, Fieller: {_g(r.saturation_intensity_w_cm2_lo)}"
+                + f"–{_g(r.saturation_intensity_w_cm2_hi)})",
                 _g(t["saturation_intensity_w_cm2"]),
                 "790",
                 r.saturation_intensity_w_cm2,

@@ -293,6 +293,8 @@ def upgrade() -> None:
         sa.Column("sigma_cm2_err", sa.Float(), nullable=False),
         sa.Column("saturation_intensity_w_cm2", sa.Float(), nullable=False),
         sa.Column("saturation_intensity_w_cm2_err", sa.Float(), nullable=False),
+        sa.Column("saturation_intensity_w_cm2_lo", sa.Float(), nullable=True),
+        sa.Column("saturation_intensity_w_cm2_hi", sa.Float(), nullable=True),
         sa.Column("excitation_wavelength_nm", sa.Float(), nullable=False),
         sa.Column("reduced_chi2", sa.Float(), nullable=False),
         sa.Column("run_id", sa.Integer(), nullable=False),

@@ -607,12 +607,36 @@ class PowerSeriesFit:
     sigma_cm2_err: float
     saturation_intensity_w_cm2: float
     saturation_intensity_w_cm2_err: float
+    # 68 % interval of I_S = γ/slope by Fieller's theorem: a ratio's errors are not symmetric
+    # when the slope is uncertain (NaN bounds: the slope is not significant at 1σ).
+    saturation_intensity_w_cm2_lo: float
+    saturation_intensity_w_cm2_hi: float
     photon_energy_j: float
     wavelength_nm: float
     reduced_chi2: float
     dof: int
     method: str
     flags: tuple[str, ...]
+
+
+def fieller_interval(
+    numerator: float, denominator: float, var_num: float, var_den: float, cov: float, t: float = 1.0
+) -> tuple[float, float]:
+    """Confidence interval of a ratio a/b of correlated normal estimates (Fieller's theorem).
+
+    Solves (a − ρb)² = t²(var_a − 2ρ·cov + ρ²·var_b) for ρ; bounded only when b is
+    significant at the t-level (b² > t²·var_b), otherwise (nan, nan).
+    """
+    a, b = numerator, denominator
+    qa = b * b - t * t * var_den
+    qb = -2.0 * (a * b - t * t * cov)
+    qc = a * a - t * t * var_num
+    disc = qb * qb - 4.0 * qa * qc
+    if qa <= 0 or disc < 0:
+        return math.nan, math.nan
+    root = math.sqrt(disc)
+    lo, hi = sorted(((-qb - root) / (2 * qa), (-qb + root) / (2 * qa)))
+    return lo, hi
 
 
 def fit_power_series(
@@ -646,6 +670,7 @@ def fit_power_series(
     flags = []
     if slope <= 0 or intercept <= 0:
         flags.append("nonphysical_sign")
+    i_s_lo, i_s_hi = fieller_interval(float(intercept), float(slope), var_b, var_s, cov_bs)
     if slope != 0:
         i_s = intercept / slope
         var_is = var_b / slope**2 + intercept**2 * var_s / slope**4 - 2.0 * intercept * cov_bs / slope**3
@@ -663,6 +688,8 @@ def fit_power_series(
         sigma_cm2_err=math.sqrt(var_s) * 1e6 * energy,
         saturation_intensity_w_cm2=float(i_s),
         saturation_intensity_w_cm2_err=math.sqrt(max(var_is, 0.0)) if math.isfinite(var_is) else math.nan,
+        saturation_intensity_w_cm2_lo=i_s_lo,
+        saturation_intensity_w_cm2_hi=i_s_hi,
         photon_energy_j=energy,
         wavelength_nm=float(wavelength_nm),
         reduced_chi2=chi2,

@@ -606,6 +606,9 @@ class PowerSeriesResult(_ResultColumns, Base):
     sigma_cm2_err: Mapped[float] = mapped_column(Float)
     saturation_intensity_w_cm2: Mapped[float] = mapped_column(Float)
     saturation_intensity_w_cm2_err: Mapped[float] = mapped_column(Float)
+    # 68 % Fieller interval of the ratio γ/slope (NULL when the slope is not significant)
+    saturation_intensity_w_cm2_lo: Mapped[float | None] = mapped_column(Float)
+    saturation_intensity_w_cm2_hi: Mapped[float | None] = mapped_column(Float)
     excitation_wavelength_nm: Mapped[float] = mapped_column(Float)
     reduced_chi2: Mapped[float] = mapped_column(Float)
 

@@ -516,6 +516,8 @@ def compute_power_series(store: Any, target: Target, params: Mapping[str, Any]) 
             "sigma_cm2_err": fit.sigma_cm2_err,
             "saturation_intensity_w_cm2": fit.saturation_intensity_w_cm2,
             "saturation_intensity_w_cm2_err": fit.saturation_intensity_w_cm2_err,
+            "saturation_intensity_w_cm2_lo": _f(fit.saturation_intensity_w_cm2_lo),
+            "saturation_intensity_w_cm2_hi": _f(fit.saturation_intensity_w_cm2_hi),
             "excitation_wavelength_nm": fit.wavelength_nm,
             "reduced_chi2": fit.reduced_chi2,
             "flags": _flags(fit.flags),

@@ -102,6 +102,8 @@ DOT_COLUMNS: dict[str, dict[str, str]] = {
                 "slope_cm2_per_j_err",
                 "saturation_intensity_w_cm2",
                 "saturation_intensity_w_cm2_err",
+                "saturation_intensity_w_cm2_lo",
+                "saturation_intensity_w_cm2_hi",
             )
         },
         "ps_decay_rate_per_us": "decay_rate_per_us",

@@ -395,3 +395,39 @@ def test_decay_of_a_dim_dot_over_background_starts_after_the_true_peak() -> None
         pulls.append((fit.lifetime_ns - 40.0) / fit.lifetime_ns_err)
     assert late_argmax >= 5  # the trap is real for this data
     assert np.all(np.abs(pulls) < 4), pulls
+
+
+def test_fieller_interval_of_saturation_intensity_covers_and_is_asymmetric() -> None:
+    # a weakly determined slope (large rate errors): I_S = γ/slope is skewed, its delta-method
+    # error symmetric; Fieller's interval should hold the truth about 68 % of the time
+    intensity = np.array([76.0, 150.0, 300.0, 500.0, 700.0, 950.0])
+    slope, gamma = 0.058, 44.4
+    err = 4.0 + 0.006 * intensity
+    inside, delta_inside, above, unbounded = 0, 0, 0, 0
+    n = 400
+    for seed in range(n):
+        rates = gamma + slope * intensity + err * np.random.default_rng(seed).standard_normal(6)
+        fit = fit_power_series(intensity, rates, err)
+        lo, hi = fit.saturation_intensity_w_cm2_lo, fit.saturation_intensity_w_cm2_hi
+        if np.isnan(lo):  # slope not significant: the interval is unbounded and holds the truth
+            unbounded += 1
+            inside += 1
+            continue
+        assert lo < fit.saturation_intensity_w_cm2 < hi
+        above += int(hi - fit.saturation_intensity_w_cm2 > fit.saturation_intensity_w_cm2 - lo)
+        inside += int(lo <= gamma / slope <= hi)
+        delta_inside += int(
+            abs(fit.saturation_intensity_w_cm2 - gamma / slope) <= fit.saturation_intensity_w_cm2_err
+        )
+    assert unbounded / n < 0.05
+    assert 0.63 <= inside / n <= 0.73, (inside / n, delta_inside / n)
+    assert (
+        above / (n - unbounded) > 0.9
+    )  # the upper side is the longer one for a ratio over an uncertain slope
+    # the same data by hand: the interval's ends solve the Fieller quadratic
+    from qdcat.analysis.fits import fieller_interval
+
+    lo, hi = fieller_interval(10.0, 2.0, 1.0, 0.25, 0.0)
+    for r in (lo, hi):
+        assert (10.0 - r * 2.0) ** 2 == pytest.approx(1.0 + r * r * 0.25)
+    assert np.isnan(fieller_interval(10.0, 0.4, 1.0, 0.25, 0.0)[0])  # slope not significant
