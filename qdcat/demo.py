@@ -479,6 +479,9 @@ def _figures(cat: Catalog, folder: Path, progress: Callable[[str, int, int], Non
     sat = [m["id"] for m in cat.list_measurements(kind="saturation_point")]
     if sat:
         tasks.append(("ensemble", lambda: fq.measurement_figures(cat, sat[0])))
+    ta = [m["id"] for m in cat.list_measurements(kind="transient_absorption")]
+    if ta:
+        tasks.append(("solution", lambda: fq.measurement_figures(cat, ta[0])))
     for i, (name, make) in enumerate(tasks, start=1):
         try:
             made = make()

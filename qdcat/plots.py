@@ -38,6 +38,7 @@ from qdcat.analysis.fits import (
     PulsedG2,
     SaturationFit,
 )
+from qdcat.analysis.transient import TaFit, ta_model
 from qdcat.errors import InvalidValueError
 
 __all__ = [
@@ -636,6 +637,43 @@ def plot_saturation(
     ax.set_xlabel("Excitation intensity I (W/cm²)")
     ax.set_ylabel("PL intensity (counts)")
     _legend(ax, "lower right")
+    return fig
+
+
+def plot_transient_absorption(
+    time_ps: npt.ArrayLike,
+    delta_a: npt.ArrayLike,
+    fit: TaFit | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Transient-absorption kinetics on a log delay axis with the two-exponential fit and γ_XX."""
+    x = _array("time_ps", time_ps)
+    y = _array("delta_a", delta_a)
+    _same_length(time_ps=x, delta_a=y)
+    fig, ax = _figure(title, "Transient absorption")
+    pos = x > 0
+    ax.plot(x[pos], y[pos], ".", ms=3, color=_DATA, label="data")
+    if fit is not None:
+        grid = np.geomspace(float(x[pos].min()), float(x[pos].max()), 400)
+        model = ta_model(
+            grid,
+            fit.fast_amplitude,
+            fit.biexciton_rate_per_ns,
+            fit.slow_amplitude,
+            fit.slow_rate_per_ns,
+            fit.offset,
+        )
+        ax.plot(grid, model, "-", lw=1.6, color=_FIT, label="fit $A_f e^{-γ_{XX}t} + A_s e^{-γt}$")
+        lines = [
+            f"γ_XX = {_pm(fit.biexciton_rate_per_ns, fit.biexciton_rate_per_ns_err, 'ns⁻¹')}",
+            f"τ_XX = {_pm(fit.biexciton_lifetime_ps, fit.biexciton_lifetime_ps_err, 'ps')}",
+        ]
+        _stats_box(ax, lines, "upper right", fit.flags)
+    ax.set_xscale("log")
+    ax.set_xlabel("Pump–probe delay t (ps)")
+    ax.set_ylabel("Absorbance change ΔA (OD)")
+    _legend(ax, "lower left")
     return fig
 
 

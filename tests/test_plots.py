@@ -39,6 +39,7 @@ from qdcat.plots import (
     plot_spectrum,
     plot_survival,
     plot_trace,
+    plot_transient_absorption,
     save_figure,
 )
 
@@ -369,3 +370,20 @@ def test_figures_are_built_in_threads(spectrum, decay, tmp_path: Path) -> None: 
     with ThreadPoolExecutor(max_workers=2) as pool:
         paths = list(pool.map(lambda job: job(), jobs))
     assert all(imread(p).shape[:2] == PIXELS for p in paths)
+
+
+def test_transient_absorption_with_and_without_fit(tmp_path: Path) -> None:
+    from qdcat.analysis.transient import fit_ta_biexponential, ta_model
+    from qdcat.simulate.transient import simulate_ta_kinetics
+
+    k = simulate_ta_kinetics(seed=3)
+    fit = fit_ta_biexponential(k.time_ps, k.delta_a)
+    ax = _check(plot_transient_absorption(k.time_ps, k.delta_a, fit), tmp_path, "ta")
+    assert ax.get_xscale() == "log" and len(ax.get_lines()) == 2
+    x, y = ax.get_lines()[1].get_data()
+    expected = ta_model(
+        x, fit.fast_amplitude, fit.biexciton_rate_per_ns, fit.slow_amplitude, fit.slow_rate_per_ns, fit.offset
+    )
+    np.testing.assert_allclose(y, expected, rtol=1e-12)
+    bare = _check(plot_transient_absorption(k.time_ps, k.delta_a), tmp_path, "ta_bare")
+    assert len(bare.get_lines()) == 1

@@ -125,7 +125,17 @@ def _figures_of_run(cat: Catalog, row: dict[str, Any], measurement_id: int) -> d
                 d["intensity_w_cm2"], d["pl_counts"], fit, title=f"Ensemble saturation {row['series_name']}"
             )
         }
-    return {}  # the biexciton yield has no figure of its own yet
+    if analysis == "biexciton":
+        from qdcat.analysis.transient import fit_ta_biexponential
+
+        a = cat.read_arrays(measurement_id)
+        fit = fit_ta_biexponential(a["time_ps"], a["delta_a"])
+        return {
+            "transient_absorption": plots.plot_transient_absorption(
+                a["time_ps"], a["delta_a"], fit, title=f"Transient absorption, {label}"
+            )
+        }
+    return {}
 
 
 def population_histogram(

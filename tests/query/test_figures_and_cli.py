@@ -33,6 +33,7 @@ def test_every_kind_of_result_has_its_figures(analysed: Catalog, tmp_path: Path)
         "intensity_trace": {"trace", "on_off", "survival"},
         "power_series_point": {"power_series"},
         "saturation_point": {"saturation"},
+        "transient_absorption": {"transient_absorption"},
     }
     for kind, names in expected.items():
         figs = figures.measurement_figures(analysed, first[kind])
