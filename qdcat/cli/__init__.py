@@ -825,11 +825,11 @@ def analyze(
                 bar.update(task, completed=sum(v for k, v in c.items() if k not in ("pending", "running")))
 
             if dask is not None:
-                if dask != "local" and (cat.config.is_sqlite or "://" not in cat.config.store_url):
+                if dask != "local" and cat.config.is_sqlite:
                     say(
-                        "note: Dask workers on other machines cannot open this embedded SQLite catalog "
-                        "or local store; a lab cluster needs QDCAT_DATABASE_URL (PostgreSQL) and a "
-                        "shared QDCAT_STORE_URL"
+                        "note: Dask workers on other machines cannot open this embedded SQLite catalog; "
+                        "a lab cluster needs QDCAT_DATABASE_URL (PostgreSQL) and a store every worker "
+                        "sees at the same QDCAT_STORE_URL"
                     )
                 jobs.run_dask(cat, todo, address=dask, workers=workers, progress=on_outcome)
             elif workers > 1:
