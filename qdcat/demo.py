@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from qdcat.analysis.fits import photon_energy_j
 from qdcat.catalog.api import Catalog, init_catalog
 from qdcat.errors import QdcatError
 from qdcat.ingest.pipeline import ingest_many, read_manifest
@@ -189,7 +190,6 @@ def _analyse(
 # ----------------------------------------------------------------------------- the study's answers
 
 INP, CDSE = "InP-ZnSe-sim", "CdSe-CdS-sim"
-HC_J_M = 6.62607015e-34 * 299792458.0
 
 
 def _truth_dots(folder: Path) -> dict[str, dict[str, Any]]:
@@ -321,7 +321,7 @@ def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
     if len(ps):
         r = ps.iloc[0]
         t = tj["power_series"]
-        e_j = HC_J_M / 445e-9
+        e_j = photon_energy_j(445.0)
         rows += [
             StudyRow(
                 "power series σ (cm²)",
@@ -358,7 +358,7 @@ def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
     if len(sat):
         r = sat.iloc[0]
         t = tj["saturation"]
-        e_j = HC_J_M / 445e-9
+        e_j = photon_energy_j(445.0)
         rows += [
             StudyRow(
                 "ensemble I_S (W/cm²)",

@@ -89,6 +89,25 @@ def _spectrum_csv(path: Path, wl: np.ndarray, counts: np.ndarray) -> None:
             fh.write(f"{x:.4f},{y:.0f}\n")
 
 
+def _write_t3(path: Path, records: Any, duration_s: float, description: str) -> int:
+    """Simulated T3 records as a Photon-HDF5 file; returns the number of events."""
+    from qdcat.ingest.photon_hdf5 import write_photon_hdf5
+
+    r = records
+    write_photon_hdf5(
+        path,
+        timestamps_ps=r.sync_index * r.sync_period_ps,
+        channels=r.channels,
+        nanotimes=r.nanotime.astype(np.uint16),
+        resolution_ps=float(r.sync_period_ps),
+        nanotime_resolution_ps=float(r.resolution_ps),
+        sync_rate_hz=1e12 / r.sync_period_ps,
+        acquisition_s=duration_s,
+        description=description,
+    )
+    return len(r)
+
+
 def write_session(
     folder: str | Path,
     plan: SessionPlan | None = None,
@@ -97,7 +116,6 @@ def write_session(
 ) -> SessionSummary:
     """Simulate a session like the reference study into ``folder`` (created; must be empty)."""
     from qdcat import simulate as sim
-    from qdcat.ingest.photon_hdf5 import write_photon_hdf5
 
     plan = plan or SessionPlan()
     folder = Path(folder)
@@ -194,20 +212,13 @@ def write_session(
                     seed=int(next(seeds)),
                     nanotime_resolution_ps=16,
                 )
-                r = res.records
                 f = folder / sub / f"{lab}_{kind}.h5"
-                write_photon_hdf5(
+                events += _write_t3(
                     f,
-                    timestamps_ps=r.sync_index * r.sync_period_ps,
-                    channels=r.channels,
-                    nanotimes=r.nanotime.astype(np.uint16),
-                    resolution_ps=float(r.sync_period_ps),
-                    nanotime_resolution_ps=float(r.resolution_ps),
-                    sync_rate_hz=1e12 / r.sync_period_ps,
-                    acquisition_s=plan.pulsed_duration_s,
-                    description=f"simulated {kind} of {lab} ({sample}) by qdcat.simulate",
+                    res.records,
+                    plan.pulsed_duration_s,
+                    f"simulated {kind} of {lab} ({sample}) by qdcat.simulate",
                 )
-                events += len(r)
                 rows.append(
                     {
                         "file": f.relative_to(folder),
@@ -315,20 +326,10 @@ def write_session(
         seed=int(next(seeds)),
         nanotime_resolution_ps=16,
     )
-    r = film.records
     f = folder / "ensemble" / "film_decay.h5"
-    write_photon_hdf5(
-        f,
-        timestamps_ps=r.sync_index * r.sync_period_ps,
-        channels=r.channels,
-        nanotimes=r.nanotime.astype(np.uint16),
-        resolution_ps=float(r.sync_period_ps),
-        nanotime_resolution_ps=float(r.resolution_ps),
-        sync_rate_hz=1e12 / r.sync_period_ps,
-        acquisition_s=plan.pulsed_duration_s,
-        description="simulated ensemble decay of the film by qdcat.simulate",
+    events += _write_t3(
+        f, film.records, plan.pulsed_duration_s, "simulated ensemble decay of the film by qdcat.simulate"
     )
-    events += len(r)
     rows.append(
         {
             "file": f.relative_to(folder),

@@ -246,36 +246,26 @@ def ingest_file(
             path, "skipped", existing, 0, f"already in the catalog as measurement {existing}"
         )
     suffix = path.suffix.lower()
-    if suffix in SPECTRUM_SUFFIXES and kind is MeasurementKind.TRANSIENT_ABSORPTION:
-        from qdcat.ingest.spectrum import read_ta_curve
-
-        curve = read_ta_curve(path)
-        spec = _spec(item, _settings_for(item, None), None, None)
-        spec = replace(
-            spec, settings=replace(spec.settings, snapshot={**spec.settings.snapshot, "file": curve.header})
-        )
-        mid = cat.add_array_measurement(
-            spec,
-            {"time_ps": curve.time_ps, "delta_a": curve.delta_a},
-            data_kind=DataKind.CURVE,
-            source=SourceFile(path.name, sha, size, "ta-text"),
-        )
-        return IngestOutcome(path, "ingested", mid, int(curve.time_ps.size), "TA curve")
     if suffix in SPECTRUM_SUFFIXES:
-        from qdcat.ingest.spectrum import read_spectrum
+        # Two-column text: a transient-absorption curve, or (any other kind) a spectrum.
+        from qdcat.ingest.spectrum import read_spectrum, read_ta_curve
 
-        sp = read_spectrum(path)
+        if kind is MeasurementKind.TRANSIENT_ABSORPTION:
+            curve = read_ta_curve(path)
+            header, data_kind, fmt, what = curve.header, DataKind.CURVE, "ta-text", "TA curve"
+            arrays = {"time_ps": curve.time_ps, "delta_a": curve.delta_a}
+        else:
+            sp = read_spectrum(path)
+            header, data_kind, fmt, what = sp.header, DataKind.SPECTRUM, "spectrum-text", "spectrum"
+            arrays = {"wavelength_nm": sp.wavelength_nm, "counts": sp.counts}
         spec = _spec(item, _settings_for(item, None), None, None)
         spec = replace(
-            spec, settings=replace(spec.settings, snapshot={**spec.settings.snapshot, "file": sp.header})
+            spec, settings=replace(spec.settings, snapshot={**spec.settings.snapshot, "file": header})
         )
         mid = cat.add_array_measurement(
-            spec,
-            {"wavelength_nm": sp.wavelength_nm, "counts": sp.counts},
-            data_kind=DataKind.SPECTRUM,
-            source=SourceFile(path.name, sha, size, "spectrum-text"),
+            spec, arrays, data_kind=data_kind, source=SourceFile(path.name, sha, size, fmt)
         )
-        return IngestOutcome(path, "ingested", mid, int(sp.counts.size), "spectrum")
+        return IngestOutcome(path, "ingested", mid, int(next(iter(arrays.values())).size), what)
 
     src = open_timetag_file(path, set_file=item.set_file)
     header = src.header

@@ -576,15 +576,6 @@ def work(
     return outcomes
 
 
-def release(cat: Catalog, c: Claim) -> None:
-    """Hand a claimed job back (an interrupted worker): pending again, attempt not counted."""
-    with cat.session() as s:
-        run = _owned(s, c)
-        if run is not None:
-            run.status, run.claim_token, run.lease_expires_at = RunStatus.PENDING, None, None
-            run.attempts = max(0, run.attempts - 1)
-
-
 # ----------------------------------------------------------------------------- job listing
 
 
@@ -701,8 +692,6 @@ def results_for_measurement(
     cat: Catalog, measurement_id: int, *, include_old: bool = False
 ) -> list[dict[str, Any]]:
     """Result rows of every analysis that read this measurement (current ones unless ``include_old``)."""
-    from qdcat.jobs.analyses import ANALYSES
-
     with cat.session() as s:
         if s.get(Measurement, measurement_id) is None:
             raise NotFoundError(f"no measurement {measurement_id}; list them with `qdcat measurement list`")
