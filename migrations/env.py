@@ -10,10 +10,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from qdcat.catalog.models import Base
+from qdcat.analyses import metadata
 
 config = context.config
-target_metadata = Base.metadata
+# The core tables and every analysis's result table (declared in qdcat/analyses/).
+target_metadata = metadata()
 
 if config.config_file_name is not None and "connection" not in config.attributes:
     # Run as the `alembic` command: show what it does (qdcat itself stays quiet).

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from qdcat import workflow
 from qdcat.analysis.fits import photon_energy_j
 from qdcat.catalog.api import Catalog, init_catalog
 from qdcat.errors import QdcatError
-from qdcat.ingest.pipeline import ingest_many, read_manifest
+from qdcat.ingest.pipeline import read_manifest
 from qdcat.session import SessionPlan, register_session, write_session
 
 DEMO_MARKER = ".qdcat-demo"
@@ -125,7 +126,7 @@ def run_demo(
             if progress:
                 progress("ingesting files", state["done"], len(items))
 
-        outcomes = ingest_many(cat, items, on_file=on_file)
+        outcomes = workflow.ingest(cat, items, on_file=on_file).outcomes
         status = cat.status()
         kinds = Counter(m["kind"] for m in cat.list_measurements())
         problems = len(cat.fsck(checksums=True))
@@ -231,6 +232,7 @@ def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
     truth = _truth_dots(session_folder)
     tj = json.loads((session_folder / "truth.json").read_text())
     df = q.dots(cat, sample=INP)
+    trace_s = float(tj["plan"]["trace_duration_s"])
     rows: list[StudyRow] = []
 
     def dist(
@@ -244,8 +246,13 @@ def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
         per_dot: bool = False,
         note: str = "",
         check: bool = True,
+        long_traces: bool = False,
     ) -> None:
         sel = df[df[col].notna()]
+        if long_traces:
+            # The study's blinking answers come from long traces (its 25 dots); a dot's short
+            # g2 acquisition gives an on-fraction too, but few periods for an exponent.
+            sel = sel[sel["trace_duration_s"] >= 0.9 * trace_s]
         if len(sel) < 2:
             return
         est = describe(sel[col].to_numpy() * scale)
@@ -285,15 +292,26 @@ def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
     dist("FWHM (nm)", "fwhm_nm", "fwhm_nm", "mean 19.4, SD 2.5, 13–24 (n=72)")
     dist("lifetime (ns)", "lifetime_ns", "lifetime_ns", "normal fit 22.5, SD 5.4 (n=25)", normal=True)
     dist("cw g2(0)", "g2_zero", "g2_zero_expected", "mean 0.19, SD 0.1 (n=70)", per_dot=True)
-    dist("k_on, log–log regression", "k_on_loglog", "k_on", "mean 1.2 (n=25)", check=False, note=biased)
+    long = {"long_traces": True}
+    dist(
+        "k_on, log–log regression", "k_on_loglog", "k_on", "mean 1.2 (n=25)", check=False, note=biased, **long
+    )
     binned = (
         "binning the trace (10 ms) hides periods shorter than about a bin and distorts the 1–2-bin "
         "durations that dominate a steep distribution: even the ML exponent reads low for k ≳ 2"
     )
-    dist("k_on, discrete ML", "k_on_ml", "k_on", "(not in the paper)")
-    dist("k_off, log–log regression", "k_off_loglog", "k_off", "mean 2.2 (n=25)", check=False, note=biased)
-    dist("k_off, discrete ML", "k_off_ml", "k_off", "(not in the paper)", note=binned)
-    dist("on-fraction (%)", "on_fraction", "on_fraction_realised", "mean 95.5 (n=25)", scale=100.0)
+    dist("k_on, discrete ML", "k_on_ml", "k_on", "(not in the paper)", **long)
+    dist(
+        "k_off, log–log regression",
+        "k_off_loglog",
+        "k_off",
+        "mean 2.2 (n=25)",
+        check=False,
+        note=biased,
+        **long,
+    )
+    dist("k_off, discrete ML", "k_off_ml", "k_off", "(not in the paper)", note=binned, **long)
+    dist("on-fraction (%)", "on_fraction", "on_fraction_realised", "mean 95.5 (n=25)", scale=100.0, **long)
 
     pop = tj["populations"][INP]
     for y, paper, tslope in (
@@ -415,20 +433,33 @@ def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
         ]
     pg = q.results(cat, "g2_pulsed", sample=INP)
     if len(pg):
-        est, err = pg["g2_zero"].to_numpy(), pg["g2_zero_err"].to_numpy()
-        tru = _true_values(pg, truth, "g2_pulsed_zero_expected")
-        sig = _true_values(pg, truth, "g2_pulsed_zero_signal")
-        rows.append(
-            StudyRow(
-                "pulsed g2(0), centre/side areas",
-                ", ".join(_pm(v, e, 2) for v, e in zip(est, err, strict=True)),
-                ", ".join(_g(v, 2) for v in tru) + f" (dot alone: ≤ {_g(float(np.nanmax(sig)), 2)})",
-                "no visible zero-delay peak",
-                agree=bool(np.all(np.abs(est - tru) <= 3 * err)),
-                note="the centre peak holds the uncorrelated background: 1 − ρ_A·ρ_B·(1 − g2_dot)",
-            )
-        )
+        rows.append(_pulsed_row(pg, truth))
     return rows
+
+
+def _pulsed_row(pg: Any, truth: dict[str, dict[str, Any]]) -> StudyRow:
+    """Pulsed g2(0) of every pulsed acquisition: window ratio vs expectation, peak model vs the dot alone."""
+    n_none = int(pg["g2_zero"].isna().sum())  # too few photons for a single coincidence
+    pg = pg[pg["g2_zero"].notna()]
+    est, err = pg["g2_zero"].to_numpy(), pg["g2_zero_err"].to_numpy()
+    tru = _true_values(pg, truth, "g2_pulsed_zero_expected")
+    sig = _true_values(pg, truth, "g2_pulsed_zero_signal")
+    cor, cor_err = pg["g2_zero_corrected"].to_numpy(float), pg["g2_zero_corrected_err"].to_numpy(float)
+    ok = np.isfinite(cor) & np.isfinite(cor_err) & (cor_err > 0)
+    within = float(np.mean(np.abs(est - tru) <= 3 * err))
+    within_cor = float(np.mean(np.abs(cor[ok] - sig[ok]) <= 3 * cor_err[ok])) if ok.any() else math.nan
+    return StudyRow(
+        "pulsed g2(0): windows / peak model",
+        f"windows mean {_g(float(np.mean(est)), 2)}, peak model mean {_g(float(np.nanmean(cor)), 2)} "
+        f"(n={len(pg)}" + (f"; {n_none} without a coincidence" if n_none else "") + ")",
+        f"windows {_g(float(np.mean(tru)), 2)}, dot alone ≤ {_g(float(np.nanmax(sig)), 2)}",
+        "no visible zero-delay peak",
+        agree=bool(within >= 0.9 and (not ok.any() or within_cor >= 0.9)),
+        note=(
+            f"within 3σ of truth: windows {within:.0%} (1 − ρ_A·ρ_B·(1 − g2_dot): background fills the "
+            f"centre window), peak model {within_cor:.0%} (floor removed: the dot alone)"
+        ),
+    )
 
 
 def cross_sample(cat: Catalog) -> list[dict[str, Any]]:

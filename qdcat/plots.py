@@ -1,23 +1,24 @@
 """Figures of single-dot and population results, drawn with matplotlib's object-oriented API.
 
-Every ``plot_*`` function takes plain arrays and/or the frozen result
-dataclasses of :mod:`qdcat.analysis` and returns a new
+Every ``plot_*`` function takes plain arrays and, for a single measurement,
+a :class:`Fit` overlay (a model curve already evaluated from a stored result,
+with the lines of its result box) and returns a new
 :class:`matplotlib.figure.Figure` (about 6 × 4 in, constrained layout) with
 labelled axes (quantity and unit), a title and a legend. Nothing here touches
 ``pyplot``: figures are not registered with a GUI backend, so the functions
 work headless and from several threads at once. :func:`save_figure` writes a
 figure as PNG or SVG at 150 dpi.
 
-Raw histogram results convert with a change of units, e.g.
-``plot_decay(tcspc.edges_ps / 1e3, tcspc.total, fit)``,
-``plot_g2(pairs.delays_ps / 1e3, pairs.g2, fit)`` or
-``plot_trace(trace.times_ps * 1e-12, trace.total, blinking.threshold_counts)``.
+Nothing here fits: the analyses' ``draw`` functions (``qdcat.analyses``)
+evaluate the model curves of :mod:`qdcat.analysis.lineshapes` at the stored
+parameters and pass them in.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +30,21 @@ from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnchoredText
 from scipy import stats
 
-from qdcat.analysis.blinking import BlinkingAnalysis, DurationDistribution, PowerLawMl
-from qdcat.analysis.fits import (
-    CwG2Fit,
-    DecayFit,
-    LorentzianFit,
-    PowerSeriesFit,
-    PulsedG2,
-    SaturationFit,
-)
-from qdcat.analysis.transient import TaFit, ta_model
 from qdcat.errors import InvalidValueError
 
 __all__ = [
     "DPI",
     "FIGSIZE",
+    "Durations",
+    "Fit",
+    "PeakWindows",
     "plot_decay",
     "plot_g2",
     "plot_histogram",
     "plot_on_off",
     "plot_power_series",
     "plot_pulsed_g2",
+    "plot_rate",
     "plot_saturation",
     "plot_scatter",
     "plot_spectrum",
@@ -107,7 +102,7 @@ def _decimals(err: float) -> int:
     return min(max(0, 1 - math.floor(math.log10(err))), 12)
 
 
-def _pm(value: float | None, err: float | None = None, unit: str = "") -> str:
+def pm(value: float | None, err: float | None = None, unit: str = "") -> str:
     """``value ± err unit`` rounded to two significant digits of the error (scientific when tiny/huge)."""
     u = f" {unit}" if unit else ""
     if value is None or not math.isfinite(value):
@@ -198,36 +193,64 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 # --------------------------------------------------------------------------- single dot
 
 
+@dataclass(frozen=True)
+class Fit:
+    """What a figure overlays on its data: a model curve already evaluated, and what to say about it.
+
+    The analyses build it from a *stored* result (``qdcat.analyses.<name>.draw``)
+    with the model functions of :mod:`qdcat.analysis.lineshapes`, so a figure
+    never fits anything. ``span`` shades the fit range; ``lines`` go into the
+    result box with the QC ``flags``.
+    """
+
+    x: npt.ArrayLike
+    y: npt.ArrayLike
+    label: str = "fit"
+    lines: Sequence[str] = ()
+    flags: Sequence[str] = ()
+    span: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Durations:
+    """One state's dwell-time distribution P(t), its survival S(t), and power laws to draw over it."""
+
+    name: str  # "on", "off", "level 2", ...
+    duration_s: npt.ArrayLike
+    probability_per_s: npt.ArrayLike
+    survival: npt.ArrayLike
+    n_periods: int
+    laws: Sequence[Fit] = ()
+
+
+def _overlay(ax: Axes, fit: Fit | None, loc: str, *, style: str = "-") -> None:
+    if fit is None:
+        return
+    if np.size(fit.x):  # a result box without a curve (e.g. a model that could not be fitted)
+        x = _array("fit x", fit.x)
+        y = _array("fit y", fit.y)
+        _same_length(fit_x=x, fit_y=y)
+        ax.plot(x, y, style, lw=1.6, color=_FIT, label=fit.label)
+    if fit.span is not None:
+        ax.axvspan(fit.span[0], fit.span[1], color="0.5", alpha=0.1, lw=0, label="fit range")
+    if fit.lines or fit.flags:
+        _stats_box(ax, fit.lines, loc, fit.flags)
+
+
 def plot_spectrum(
     wavelength_nm: npt.ArrayLike,
     counts: npt.ArrayLike,
-    fit: LorentzianFit | None = None,
+    fit: Fit | None = None,
     *,
     title: str | None = None,
 ) -> Figure:
-    """CCD spectrum (points) with the fitted Lorentzian over its window; λ0 and FWHM annotated."""
+    """CCD spectrum (points) with the Lorentzian of its result over the fit window."""
     x = _array("wavelength_nm", wavelength_nm)
     y = _array("counts", counts)
     _same_length(wavelength_nm=x, counts=y)
     fig, ax = _figure(title, "PL spectrum")
     ax.plot(x, y, "o", ms=3, color=_DATA, label="data")
-    if fit is not None:
-        lo, hi = fit.window_nm
-        grid = np.linspace(lo, hi, 800)
-        h2 = 0.25 * fit.fwhm_nm**2
-        model = fit.amplitude_counts * h2 / ((grid - fit.center_nm) ** 2 + h2) + fit.offset_counts
-        ax.plot(grid, model, "-", lw=1.6, color=_FIT, label="Lorentzian fit")
-        _stats_box(
-            ax,
-            [
-                f"λ0 = {_pm(fit.center_nm, fit.center_nm_err, 'nm')}",
-                f"FWHM = {_pm(fit.fwhm_nm, fit.fwhm_nm_err, 'nm')}",
-                f"E = {_pm(fit.energy_ev, fit.energy_ev_err, 'eV')}",
-                rf"$\chi^2_\nu$ = {fit.reduced_chi2:.2f}",
-            ],
-            "upper right",
-            fit.flags,
-        )
+    _overlay(ax, fit, "upper right")
     ax.set_xlabel("Wavelength λ (nm)")
     ax.set_ylabel("Intensity (counts per pixel)")
     _headroom(ax, _max(y), factor=1.3)
@@ -238,16 +261,13 @@ def plot_spectrum(
 def plot_decay(
     time_ns: npt.ArrayLike,
     counts: npt.ArrayLike,
-    fit: DecayFit | None = None,
+    fit: Fit | None = None,
     *,
     title: str | None = None,
 ) -> Figure:
-    """TCSPC histogram on a log axis with the fitted tail A·exp(−γ(t − t_start)) + B over the fit range.
+    """TCSPC histogram on a log axis with the tail model of its result (expected counts per bin).
 
-    ``time_ns``: bin edges (len = counts + 1) or centres (len = counts), as for
-    :func:`qdcat.analysis.fits.fit_decay`. The fit (in counts/ns) is drawn as the
-    expected counts of each bin of the range, i.e. integrated over the bin as
-    in the fit.
+    ``time_ns``: bin edges (len = counts + 1) or centres (len = counts).
     """
     n = _array("counts", counts)
     edges = _bin_edges("time_ns", _array("time_ns", time_ns), n.size)
@@ -255,28 +275,7 @@ def plot_decay(
     widths = np.diff(edges)
     fig, ax = _figure(title, "Fluorescence decay")
     ax.plot(centres, n, drawstyle="steps-mid", lw=1.0, color=_DATA, label="data")
-    if fit is not None:
-        sel = (edges[:-1] >= fit.fit_start_ns - 1e-9) & (edges[1:] <= fit.fit_stop_ns + 1e-9)
-        g = fit.decay_rate_per_us * 1e-3  # µs⁻¹ → ns⁻¹
-        u = edges[:-1][sel] - fit.fit_start_ns
-        v = edges[1:][sel] - fit.fit_start_ns
-        if sel.any() and g > 0:
-            expected = fit.amplitude_counts_per_ns * (
-                np.exp(-g * u) - np.exp(-g * v)
-            ) / g + fit.background_counts_per_ns * (v - u)
-            ax.plot(centres[sel], expected, "-", lw=1.6, color=_FIT, label=r"fit $A\,e^{-(t-t_0)/\tau} + B$")
-        ax.axvspan(fit.fit_start_ns, fit.fit_stop_ns, color="0.5", alpha=0.1, lw=0, label="fit range")
-        _stats_box(
-            ax,
-            [
-                f"τ = {_pm(fit.lifetime_ns, fit.lifetime_ns_err, 'ns')}",
-                f"γ = {_pm(fit.decay_rate_per_us, fit.decay_rate_per_us_err, 'µs$^{-1}$')}",
-                f"B = {_pm(fit.background_counts_per_ns, fit.background_counts_per_ns_err, 'counts/ns')}",
-                f"deviance/dof = {fit.deviance_per_dof:.2f}",
-            ],
-            "center right",
-            fit.flags,
-        )
+    _overlay(ax, fit, "center right")
     ax.set_yscale("log", nonpositive="mask")
     positive = n[np.isfinite(n) & (n > 0)]
     if positive.size:
@@ -291,38 +290,18 @@ def plot_decay(
 def plot_g2(
     tau_ns: npt.ArrayLike,
     g2: npt.ArrayLike,
-    fit: CwG2Fit | None = None,
+    fit: Fit | None = None,
     *,
     title: str | None = None,
 ) -> Figure:
-    """cw g2(τ) with the fitted dip b − (b − g2(0))·exp(−(γ + w_p)|τ − τ0|); g2(0) and (γ + w_p)⁻¹ annotated.
-
-    The curve is the underlying (not bin-averaged) model over the fit window.
-    """
+    """cw g2(τ) with the dip model of its result over the fit window."""
     tau = _array("tau_ns", tau_ns)
     g = _array("g2", g2)
     _same_length(tau_ns=tau, g2=g)
     fig, ax = _figure(title, "Second-order correlation (cw)")
     ax.plot(tau, g, "o", ms=2.5, color=_DATA, label="data")
     ax.axhline(0.5, ls=":", lw=1.0, color=_MARK, label="0.5 (single-emitter limit)")
-    if fit is not None:
-        lo, hi = fit.window_ns
-        grid = np.linspace(lo, hi, 1500)
-        rate = fit.antibunching_rate_per_us * 1e-3  # µs⁻¹ → ns⁻¹
-        b = fit.baseline
-        model = b - (b - fit.g2_zero) * np.exp(-rate * np.abs(grid - fit.tau0_ns))
-        ax.plot(grid, model, "-", lw=1.6, color=_FIT, label="fit")
-        lines = [
-            f"$g^{{(2)}}(0)$ = {_pm(fit.g2_zero, fit.g2_zero_err)}",
-            f"$(\\gamma + w_p)^{{-1}}$ = {_pm(fit.antibunching_time_ns, fit.antibunching_time_ns_err, 'ns')}",
-            f"τ0 = {_pm(fit.tau0_ns, fit.tau0_ns_err, 'ns')}",
-        ]
-        if fit.g2_zero_corrected is not None:
-            lines.append(
-                f"background-corrected $g^{{(2)}}(0)$ = "
-                f"{_pm(fit.g2_zero_corrected, fit.g2_zero_corrected_err)}"
-            )
-        _stats_box(ax, lines, "lower right", fit.flags)
+    _overlay(ax, fit, "lower right")
     top = _max(g)
     ax.set_ylim(0.0, max(1.25, (top if math.isfinite(top) else 1.0) * 1.1))
     ax.set_xlabel("Delay τ (ns)")
@@ -331,27 +310,38 @@ def plot_g2(
     return fig
 
 
+@dataclass(frozen=True)
+class PeakWindows:
+    """The windows a pulsed g2 estimate summed: centres k·period + τ0, k = −n … n, half-width ``half_ns``."""
+
+    center_ns: float
+    period_ns: float
+    n_side_peaks: int
+    half_ns: float
+
+
 def plot_pulsed_g2(
     tau_ns: npt.ArrayLike,
     counts: npt.ArrayLike,
-    result: PulsedG2 | None = None,
+    windows: PeakWindows | None = None,
+    fit: Fit | None = None,
     *,
     title: str | None = None,
 ) -> Figure:
-    """Coincidences vs delay (pulsed), the centre and side-peak windows of ``result`` shaded."""
+    """Coincidences vs delay (pulsed), the centre and side-peak windows shaded, the peak model over it."""
     tau = _array("tau_ns", tau_ns)
     c = _array("counts", counts)
     _same_length(tau_ns=tau, counts=c)
     fig, ax = _figure(title, "Second-order correlation (pulsed)")
     ax.plot(tau, c, drawstyle="steps-mid", lw=0.9, color=_DATA, label="coincidences")
-    if result is not None:
-        hw = result.half_window_ns
+    if windows is not None:
+        hw = windows.half_ns
         side_face, side_edge = to_rgba(_MARK, 0.15), to_rgba(_MARK, 0.6)
         centre_face, centre_edge = to_rgba(_FIT, 0.2), to_rgba(_FIT, 0.8)
-        for k in range(-result.n_side_peaks, result.n_side_peaks + 1):
-            mid = result.center_ns + k * result.period_ns
+        for k in range(-windows.n_side_peaks, windows.n_side_peaks + 1):
+            mid = windows.center_ns + k * windows.period_ns
             is_centre = k == 0
-            first_side = k == -result.n_side_peaks
+            first_side = k == -windows.n_side_peaks
             ax.axvspan(
                 mid - hw,
                 mid + hw,
@@ -360,19 +350,9 @@ def plot_pulsed_g2(
                 lw=0.8,
                 label="centre window (k = 0)"
                 if is_centre
-                else (f"side windows (k = ±1…±{result.n_side_peaks})" if first_side else None),
+                else (f"side windows (k = ±1…±{windows.n_side_peaks})" if first_side else None),
             )
-        _stats_box(
-            ax,
-            [
-                f"$g^{{(2)}}(0)$ = {_pm(result.g2_zero, result.g2_zero_err)}",
-                f"centre area = {result.center_area_counts} counts",
-                f"mean side area = {result.side_area_mean_counts:.1f} counts",
-                f"period = {result.period_ns:g} ns",
-            ],
-            "upper right",
-            result.flags,
-        )
+    _overlay(ax, fit, "upper right")
     ax.set_ylim(bottom=0.0)
     _headroom(ax, _max(c), factor=1.5)
     ax.set_xlabel("Delay τ (ns)")
@@ -387,24 +367,42 @@ def plot_trace(
     threshold_counts: float | None = None,
     *,
     title: str | None = None,
+    background_counts: npt.ArrayLike | None = None,
 ) -> Figure:
-    """Intensity trace (counts per bin vs bin start time) with the on/off threshold as a dashed line."""
+    """Intensity trace (counts per bin vs time) with the on/off threshold, and its intensity histogram.
+
+    The right-hand panel is the histogram of counts per bin (the study's Fig. 5a);
+    a background trace, when given, is drawn beneath the trace and histogram.
+    """
     t = _array("time_s", time_s)
     c = _array("counts", counts)
     _same_length(time_s=t, counts=c)
-    fig, ax = _figure(title, "Intensity trace")
+    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    ax, hax = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": (4, 1)})
+    ax.set_title("Intensity trace" if title is None else title)
     ax.plot(t, c, drawstyle="steps-post", lw=0.6, color=_DATA, label="trace")
+    top = _max(c)
+    bins = np.arange(-0.5, (top if math.isfinite(top) else 1.0) + 1.5, max(1.0, math.ceil(top / 60.0)))
+    hax.hist(c[np.isfinite(c)], bins=bins, orientation="horizontal", color=_DATA, alpha=0.7)
+    if background_counts is not None:
+        b = _array("background_counts", background_counts)
+        tb = np.arange(b.size) * (float(np.median(np.diff(t))) if t.size > 1 else 1.0)
+        ax.plot(tb, b, drawstyle="steps-post", lw=0.6, color=_OFF, alpha=0.8, label="background")
+        hax.hist(b, bins=bins, orientation="horizontal", color=_OFF, alpha=0.6)
     if threshold_counts is not None and math.isfinite(threshold_counts):
-        ax.axhline(
-            threshold_counts,
-            ls="--",
-            lw=1.2,
-            color=_FIT,
-            label=f"threshold θ = {threshold_counts:.3g} counts",
-        )
+        for a in (ax, hax):
+            a.axhline(
+                threshold_counts,
+                ls="--",
+                lw=1.2,
+                color=_FIT,
+                label=f"threshold θ = {threshold_counts:.3g} counts" if a is ax else None,
+            )
     ax.set_ylim(bottom=0.0)
-    _headroom(ax, max(_max(c), threshold_counts or 0.0), factor=1.25)
+    _headroom(ax, max(top, threshold_counts or 0.0), factor=1.25)
     ax.set_xlabel("Time (s)")
+    hax.set_xlabel("Bins (count)")
+    hax.tick_params(labelleft=False)
     if t.size >= 2:
         width_ms = float(np.median(np.diff(t))) * 1e3
         ax.set_ylabel(f"Intensity (counts / {width_ms:.3g} ms bin)")
@@ -414,87 +412,61 @@ def plot_trace(
     return fig
 
 
-def _power_law_curves(
-    ax: Axes,
-    dist: DurationDistribution,
-    durations_s: FloatArray,
-    name: str,
-    color: str,
-    k_loglog: float,
-    k_loglog_err: float,
-    ml: PowerLawMl | None,
-) -> None:
-    t, p = dist.duration_s, dist.probability_per_s
-    ok = (t > 0) & (p > 0)
-    ax.plot(
-        t[ok], p[ok], "o", ms=3.5, color=color, alpha=0.8, label=f"{name}: data ({durations_s.size} periods)"
-    )
-    if not ok.any():
-        return
-    lt, lp = np.log10(t[ok]), np.log10(p[ok])
-    grid = np.geomspace(float(t[ok].min()), float(t[ok].max()), 200)
-    if math.isfinite(k_loglog):
-        # least-squares intercept for the fixed slope −k on the log–log data
-        intercept = float(np.mean(lp + k_loglog * lt))
-        ax.plot(
-            grid,
-            10.0 ** (intercept - k_loglog * np.log10(grid)),
-            "-",
-            lw=1.4,
-            color=color,
-            label=f"{name}: log–log fit, k = {_pm(k_loglog, k_loglog_err)}",
-        )
-    if ml is not None and math.isfinite(ml.k):
-        t_med = float(np.median(durations_s)) if durations_s.size else float(np.median(t[ok]))
-        # P of the data at the median duration, interpolated on the log–log points
-        lp_med = float(np.interp(math.log10(t_med), lt, lp))
-        ax.plot(
-            grid,
-            10.0 ** (lp_med - ml.k * (np.log10(grid) - math.log10(t_med))),
-            "--",
-            lw=1.4,
-            color=color,
-            label=f"{name}: ML, k = {_pm(ml.k, ml.k_err)} (scaled to P at median t)",
-        )
+def plot_rate(
+    time_s: npt.ArrayLike, rate_cps: npt.ArrayLike, fit: Fit | None = None, *, title: str | None = None
+) -> Figure:
+    """Count rate vs time with the levels of its result (e.g. the mean rates at start and end)."""
+    t = _array("time_s", time_s)
+    r = _array("rate_cps", rate_cps)
+    _same_length(time_s=t, rate_cps=r)
+    fig, ax = _figure(title, "Count rate")
+    ax.plot(t, r, drawstyle="steps-post", lw=0.7, color=_DATA, label="count rate")
+    _overlay(ax, fit, "lower left")
+    ax.set_ylim(bottom=0.0)
+    _headroom(ax, _max(r), factor=1.3)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Count rate (counts/s)")
+    _legend(ax, "upper right")
+    return fig
 
 
 def _no_data(ax: Axes, message: str) -> None:
     ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
-def plot_on_off(blinking: BlinkingAnalysis, *, title: str | None = None) -> Figure:
-    """Log–log P_on(t) and P_off(t) with the log–log regression line and the ML power law of each state.
+_STATE_COLORS = (_ON, _OFF, "tab:green", "tab:purple", "tab:brown")
 
-    The regression line has slope −k_loglog and the least-squares intercept of
-    the log data; the ML law (slope −k_ml) has no fitted scale and is scaled to
-    the data's P at the median duration. States without a distribution or
-    with a NaN exponent are left out.
-    """
+
+def plot_on_off(states: Sequence[Durations], *, title: str | None = None) -> Figure:
+    """Log–log P(t) of each state's dwell times with the power laws of its result (from stored exponents)."""
     fig, ax = _figure(title, "Blinking: on/off duration distributions")
     drawn = False
-    for name, color, dist, durations, k_ll, k_ll_err, ml in (
-        (
-            "on",
-            _ON,
-            blinking.on_distribution,
-            blinking.on_durations_s,
-            blinking.k_on_loglog,
-            blinking.k_on_loglog_err,
-            blinking.on_ml,
-        ),
-        (
-            "off",
-            _OFF,
-            blinking.off_distribution,
-            blinking.off_durations_s,
-            blinking.k_off_loglog,
-            blinking.k_off_loglog_err,
-            blinking.off_ml,
-        ),
-    ):
-        if dist is None:
+    for i, st in enumerate(states):
+        color = _STATE_COLORS[i % len(_STATE_COLORS)]
+        t = _array(f"{st.name} duration_s", st.duration_s)
+        p = _array(f"{st.name} probability_per_s", st.probability_per_s)
+        _same_length(duration_s=t, probability_per_s=p)
+        ok = (t > 0) & (p > 0)
+        if not ok.any():
             continue
-        _power_law_curves(ax, dist, np.asarray(durations, dtype=np.float64), name, color, k_ll, k_ll_err, ml)
+        ax.plot(
+            t[ok],
+            p[ok],
+            "o",
+            ms=3.5,
+            color=color,
+            alpha=0.8,
+            label=f"{st.name}: data ({st.n_periods} periods)",
+        )
+        for j, law in enumerate(st.laws):
+            ax.plot(
+                _array("law x", law.x),
+                _array("law y", law.y),
+                ("-", "--", ":")[j % 3],
+                lw=1.4,
+                color=color,
+                label=f"{st.name}: {law.label}",
+            )
         drawn = True
     if not drawn:
         _no_data(ax, "too few on/off periods for P(t)")
@@ -509,27 +481,26 @@ def plot_on_off(blinking: BlinkingAnalysis, *, title: str | None = None) -> Figu
     return fig
 
 
-def plot_survival(blinking: BlinkingAnalysis, *, title: str | None = None) -> Figure:
-    """Survival S(t) = P(T > t) of the on and off periods, log–log (S = 0 at the longest one is not drawn)."""
+def plot_survival(states: Sequence[Durations], *, title: str | None = None) -> Figure:
+    """Survival S(t) = P(T > t) of each state's periods, log–log (S = 0 at the longest one is not drawn)."""
     fig, ax = _figure(title, "Survival of on and off periods")
     drawn = False
-    for name, color, dist in (
-        ("on", _ON, blinking.on_distribution),
-        ("off", _OFF, blinking.off_distribution),
-    ):
-        if dist is None:
+    for i, st in enumerate(states):
+        color = _STATE_COLORS[i % len(_STATE_COLORS)]
+        t = _array(f"{st.name} duration_s", st.duration_s)
+        s = _array(f"{st.name} survival", st.survival)
+        ok = (t > 0) & (s > 0)
+        if not ok.any():
             continue
-        ok = (dist.duration_s > 0) & (dist.survival > 0)
-        n_periods = int(dist.number.sum())
         ax.plot(
-            dist.duration_s[ok],
-            dist.survival[ok],
+            t[ok],
+            s[ok],
             "o-",
             ms=3,
             lw=1.0,
             drawstyle="steps-post",
             color=color,
-            label=f"{name} periods (N = {n_periods})",
+            label=f"{st.name} periods (N = {st.n_periods})",
         )
         drawn = True
     if not drawn:
@@ -543,45 +514,33 @@ def plot_survival(blinking: BlinkingAnalysis, *, title: str | None = None) -> Fi
     return fig
 
 
+def _errors(name: str, values: npt.ArrayLike | None, like: FloatArray) -> FloatArray | None:
+    if values is None:
+        return None
+    err = _array(name, values)
+    _same_length(values=like, **{name: err})
+    if np.any(err < 0):
+        raise InvalidValueError(f"{name} must be >= 0 (1σ uncertainties)")
+    return np.where(np.isfinite(err), err, 0.0)
+
+
 def plot_power_series(
     intensity_w_cm2: npt.ArrayLike,
     rate_per_us: npt.ArrayLike,
     rate_per_us_err: npt.ArrayLike | None = None,
-    fit: PowerSeriesFit | None = None,
+    fit: Fit | None = None,
     *,
     title: str | None = None,
 ) -> Figure:
-    """Antibunching rates γ + w_p vs intensity with error bars and the fitted line; σ and γ annotated."""
+    """Antibunching rates γ + w_p vs intensity with error bars and the line of its result."""
     x = _array("intensity_w_cm2", intensity_w_cm2)
     y = _array("rate_per_us", rate_per_us)
     _same_length(intensity_w_cm2=x, rate_per_us=y)
-    err = None
-    if rate_per_us_err is not None:
-        err = _array("rate_per_us_err", rate_per_us_err)
-        _same_length(intensity_w_cm2=x, rate_per_us_err=err)
-        if np.any(err < 0):
-            raise InvalidValueError("rate_per_us_err must be >= 0 (1σ uncertainties)")
-        err = np.where(np.isfinite(err), err, 0.0)
+    err = _errors("rate_per_us_err", rate_per_us_err, x)
     fig, ax = _figure(title, "Power series: antibunching rate vs intensity")
     ax.errorbar(x, y, yerr=err, fmt="o", ms=4, capsize=2.5, color=_DATA, label=r"$\gamma + w_p$ from g2 fits")
+    _overlay(ax, fit, "lower right")
     if fit is not None:
-        top = _max(x)
-        grid = np.linspace(0.0, (top if math.isfinite(top) else 1.0) * 1.05, 200)
-        slope = fit.slope_cm2_per_j * 1e-6  # cm²/J → µs⁻¹ per W/cm²
-        ax.plot(
-            grid, fit.decay_rate_per_us + slope * grid, "-", lw=1.6, color=_FIT, label="weighted linear fit"
-        )
-        _stats_box(
-            ax,
-            [
-                f"σ = {_pm(fit.sigma_cm2, fit.sigma_cm2_err, 'cm²')}",
-                f"γ = {_pm(fit.decay_rate_per_us, fit.decay_rate_per_us_err, 'µs$^{-1}$')}",
-                f"$I_S$ = {_pm(fit.saturation_intensity_w_cm2, fit.saturation_intensity_w_cm2_err, 'W/cm²')}",
-                rf"$\chi^2_\nu$ = {fit.reduced_chi2:.2f}",
-            ],
-            "lower right",
-            fit.flags,
-        )
         ax.set_xlim(left=0.0)
     ax.set_xlabel("Excitation intensity I (W/cm²)")
     ax.set_ylabel(r"Antibunching rate $\gamma + w_p$ (µs$^{-1}$)")
@@ -592,45 +551,24 @@ def plot_power_series(
 def plot_saturation(
     intensity_w_cm2: npt.ArrayLike,
     pl_counts: npt.ArrayLike,
-    fit: SaturationFit | None = None,
+    fit: Fit | None = None,
     *,
+    saturation_intensity_w_cm2: float | None = None,
     pl_counts_err: npt.ArrayLike | None = None,
     title: str | None = None,
 ) -> Figure:
-    """PL vs excitation intensity with the fit A·I/(I + I_S) + c and I_S marked; log x over > 1.3 decades."""
+    """PL vs excitation intensity with the saturation curve of its result and I_S; log x over 1.3 decades."""
     x = _array("intensity_w_cm2", intensity_w_cm2)
     y = _array("pl_counts", pl_counts)
     _same_length(intensity_w_cm2=x, pl_counts=y)
-    err = None
-    if pl_counts_err is not None:
-        err = _array("pl_counts_err", pl_counts_err)
-        _same_length(intensity_w_cm2=x, pl_counts_err=err)
-        if np.any(err < 0):
-            raise InvalidValueError("pl_counts_err must be >= 0 (1σ uncertainties)")
-        err = np.where(np.isfinite(err), err, 0.0)
+    err = _errors("pl_counts_err", pl_counts_err, x)
     fig, ax = _figure(title, "Saturation of the PL")
     ax.errorbar(x, y, yerr=err, fmt="o", ms=4, capsize=2.5, color=_DATA, label="data")
     positive = x[np.isfinite(x) & (x > 0)]
-    log_x = positive.size >= 2 and float(positive.max()) / float(positive.min()) > 20.0
-    if fit is not None:
-        if log_x:
-            grid = np.geomspace(float(positive.min()) / 1.5, float(positive.max()) * 1.5, 300)
-        else:
-            top = _max(x)
-            grid = np.linspace(0.0, (top if math.isfinite(top) else 1.0) * 1.05, 300)
-        i_s = fit.saturation_intensity_w_cm2
-        model = fit.amplitude_counts * grid / (grid + i_s) + fit.offset_counts
-        ax.plot(grid, model, "-", lw=1.6, color=_FIT, label=r"fit $A\,I/(I + I_S) + c$")
-        ax.axvline(i_s, ls=":", lw=1.2, color=_MARK, label="$I_S$")
-        lines = [
-            f"$I_S$ = {_pm(i_s, fit.saturation_intensity_w_cm2_err, 'W/cm²')}",
-            f"A = {_pm(fit.amplitude_counts, fit.amplitude_counts_err, 'counts')}",
-        ]
-        if fit.sigma_cm2 is not None:
-            lines.append(f"σ = {_pm(fit.sigma_cm2, fit.sigma_cm2_err, 'cm²')}")
-        lines.append(rf"$\chi^2_\nu$ = {fit.reduced_chi2:.2f}")
-        _stats_box(ax, lines, "upper left", fit.flags)
-    if log_x:
+    _overlay(ax, fit, "upper left")
+    if saturation_intensity_w_cm2 is not None and math.isfinite(saturation_intensity_w_cm2):
+        ax.axvline(saturation_intensity_w_cm2, ls=":", lw=1.2, color=_MARK, label="$I_S$")
+    if positive.size >= 2 and float(positive.max()) / float(positive.min()) > 20.0:
         ax.set_xscale("log")
     ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
     _headroom(ax, _max(y), factor=1.45)
@@ -643,33 +581,18 @@ def plot_saturation(
 def plot_transient_absorption(
     time_ps: npt.ArrayLike,
     delta_a: npt.ArrayLike,
-    fit: TaFit | None = None,
+    fit: Fit | None = None,
     *,
     title: str | None = None,
 ) -> Figure:
-    """Transient-absorption kinetics on a log delay axis with the two-exponential fit and γ_XX."""
+    """Transient-absorption kinetics on a log delay axis with the two-exponential model of its result."""
     x = _array("time_ps", time_ps)
     y = _array("delta_a", delta_a)
     _same_length(time_ps=x, delta_a=y)
     fig, ax = _figure(title, "Transient absorption")
     pos = x > 0
     ax.plot(x[pos], y[pos], ".", ms=3, color=_DATA, label="data")
-    if fit is not None:
-        grid = np.geomspace(float(x[pos].min()), float(x[pos].max()), 400)
-        model = ta_model(
-            grid,
-            fit.fast_amplitude,
-            fit.biexciton_rate_per_ns,
-            fit.slow_amplitude,
-            fit.slow_rate_per_ns,
-            fit.offset,
-        )
-        ax.plot(grid, model, "-", lw=1.6, color=_FIT, label="fit $A_f e^{-γ_{XX}t} + A_s e^{-γt}$")
-        lines = [
-            f"γ_XX = {_pm(fit.biexciton_rate_per_ns, fit.biexciton_rate_per_ns_err, 'ns⁻¹')}",
-            f"τ_XX = {_pm(fit.biexciton_lifetime_ps, fit.biexciton_lifetime_ps_err, 'ps')}",
-        ]
-        _stats_box(ax, lines, "upper right", fit.flags)
+    _overlay(ax, fit, "upper right")
     ax.set_xscale("log")
     ax.set_xlabel("Pump–probe delay t (ps)")
     ax.set_ylabel("Absorbance change ΔA (OD)")
@@ -836,7 +759,7 @@ def plot_scatter(
             "-",
             lw=1.5,
             color="black",
-            label=f"least squares: slope = {_pm(float(reg.slope), float(reg.stderr))}, r = {reg.rvalue:.2f}",
+            label=f"least squares: slope = {pm(float(reg.slope), float(reg.stderr))}, r = {reg.rvalue:.2f}",
         )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

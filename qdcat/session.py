@@ -191,8 +191,13 @@ def write_session(
             f = folder / "spectra" / f"{lab}.csv"
             _spectrum_csv(f, sp.wavelength_nm, sp.counts)
             rows.append({"file": f.relative_to(folder), "kind": "spectrum", "specimen": specimen, "dot": lab})
-            if i < n_g2:
-                res = cw_file("g2", "g2_cw", lab, specimen, dot, det, plan.g2_duration_s)
+            # One cw HBT acquisition per dot feeds both g2_cw and blinking: the blinking dots get
+            # a long one (the trace), the others a short one (enough for the g2 dip).
+            if i < max(n_g2, n_blink):
+                long = i < n_blink
+                kind = "g2_cw" if i < n_g2 else "intensity_trace"
+                duration = plan.trace_duration_s if long else plan.g2_duration_s
+                res = cw_file("g2", kind, lab, specimen, dot, det, duration)
                 truth.update(
                     g2_zero_expected=res.truth.g2_zero,
                     antibunching_rate_per_us=res.truth.antibunching_rate_per_us,
@@ -200,10 +205,14 @@ def write_session(
                     tau0_ps=res.truth.tau0_ps,
                     rho_a=res.truth.rho_a,
                     rho_b=res.truth.rho_b,
+                    cw_duration_s=duration,
                 )
-            for kind, count, sub in (("decay", n_life, "decay"), ("g2_pulsed", n_pg2, "decay")):
-                if i >= count:
-                    continue
+                if res.truth.blinking is not None:
+                    truth["on_fraction_realised"] = float(res.truth.blinking.on_fraction)
+            if i < n_life:
+                # One pulsed T3 acquisition (two detectors) feeds decay, blinking and g2_pulsed;
+                # its kind names what the experimenter recorded it for.
+                kind = "g2_pulsed" if i < n_pg2 else "decay"
                 res = sim.simulate_pulsed_t3(
                     dot,
                     excitation=pulsed,
@@ -212,12 +221,12 @@ def write_session(
                     seed=int(next(seeds)),
                     nanotime_resolution_ps=16,
                 )
-                f = folder / sub / f"{lab}_{kind}.h5"
+                f = folder / "decay" / f"{lab}_pulsed.h5"
                 events += _write_t3(
                     f,
                     res.records,
                     plan.pulsed_duration_s,
-                    f"simulated {kind} of {lab} ({sample}) by qdcat.simulate",
+                    f"simulated pulsed acquisition of {lab} ({sample}) by qdcat.simulate",
                 )
                 rows.append(
                     {
@@ -229,18 +238,13 @@ def write_session(
                         **pulsed_settings,
                     }
                 )
-                if kind == "g2_pulsed":
-                    # Background photons are uncorrelated: they fill the centre peak as much
-                    # as the side peaks, so the measured ratio is 1 − ρ_A·ρ_B·(1 − g_signal).
-                    tr = res.truth
-                    rho_a = tr.signal_a_cps / (tr.signal_a_cps + tr.background_a_cps)
-                    rho_b = tr.signal_b_cps / (tr.signal_b_cps + tr.background_b_cps)
-                    truth["g2_pulsed_zero_signal"] = tr.g2_zero_signal
-                    truth["g2_pulsed_zero_expected"] = 1.0 - rho_a * rho_b * (1.0 - tr.g2_zero_signal)
-            if i < n_blink:
-                res = cw_file("traces", "intensity_trace", lab, specimen, dot, det, plan.trace_duration_s)
-                if res.truth.blinking is not None:
-                    truth["on_fraction_realised"] = float(res.truth.blinking.on_fraction)
+                # Background photons are uncorrelated: they fill the centre peak as much
+                # as the side peaks, so the window ratio is 1 − ρ_A·ρ_B·(1 − g_signal).
+                tr = res.truth
+                rho_a = tr.signal_a_cps / (tr.signal_a_cps + tr.background_a_cps)
+                rho_b = tr.signal_b_cps / (tr.signal_b_cps + tr.background_b_cps)
+                truth["g2_pulsed_zero_signal"] = tr.g2_zero_signal
+                truth["g2_pulsed_zero_expected"] = 1.0 - rho_a * rho_b * (1.0 - tr.g2_zero_signal)
             truth_rows.append(truth)
             done += 1
             if progress:

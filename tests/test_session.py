@@ -40,7 +40,9 @@ def test_session_folder_holds_files_manifest_and_truth(session) -> None:  # type
     kinds = Counter(r["kind"] for r in rows)
     assert kinds["spectrum"] == 72 + 5
     assert kinds["g2_cw"] == 70 + 5
-    assert kinds["decay"] == 25 + 5 + 1 and kinds["intensity_trace"] == 25 + 5  # + the film's decay
+    # One cw acquisition per dot (the 25 + 5 blinking dots' are long: the trace); one pulsed
+    # acquisition per lifetime dot (5 of them recorded as pulsed g2); + the film's decay.
+    assert kinds["decay"] == 25 - 5 + 5 + 1 and kinds["intensity_trace"] == 0
     assert kinds["transient_absorption"] == 1
     assert kinds["power_series_point"] == 6 and kinds["saturation_point"] == 15
     assert kinds["background_trace"] == 2 and kinds["ensemble_spectrum"] == 1 and kinds["g2_pulsed"] == 5
@@ -75,7 +77,7 @@ def test_session_ingests_through_its_manifest_and_reingest_is_a_no_op(catalog: C
     g2 = catalog.list_measurements(kind="g2_cw", specimen="slide-InP", dot="QD001")[0]
     counts = catalog.raw_asset(g2["id"])["channel_counts"]
     assert set(counts) == {"0", "1"} and min(counts.values()) > 0
-    decay = catalog.list_measurements(kind="decay", specimen="slide-InP", dot="QD001")[0]
+    decay = catalog.list_measurements(kind="g2_pulsed", specimen="slide-InP", dot="QD001")[0]
     raw = catalog.raw_asset(decay["id"])
     assert raw["has_nanotimes"] and raw["nanotime_resolution_ps"] == 16
     assert catalog.get_measurement(decay["id"])["settings"]["repetition_rate_mhz"] == pytest.approx(10)
@@ -92,7 +94,7 @@ def test_stored_events_equal_the_simulated_files(catalog: Catalog, session) -> N
     import ptufile
 
     register_session(catalog, session.session_toml)
-    items = [i for i in read_manifest(session.manifest) if i.path.name == "QD002.ptu" and i.kind == "g2_cw"]
+    items = [i for i in read_manifest(session.manifest) if i.path.name == "QD030.ptu" and i.kind == "g2_cw"]
     [out] = ingest_many(catalog, items)
     stored = catalog.open_timetags(out.measurement_id).read_all()
     with ptufile.PtuFile(items[0].path) as f:

@@ -14,19 +14,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize
 
+from qdcat.constants import HC_EV_NM, photon_energy_j
 from qdcat.errors import InvalidValueError
 
+__all__ = ["HC_EV_NM", "photon_energy_j"]  # re-exported for the analysis modules
+
 FloatArray = npt.NDArray[np.float64]
-
-PLANCK_J_S = 6.62607015e-34
-SPEED_OF_LIGHT_M_S = 299_792_458.0
-HC_EV_NM = 1239.84193  # E[eV] = HC_EV_NM / λ[nm] (science.md convention)
-
-
-def photon_energy_j(wavelength_nm: float) -> float:
-    """Pump photon energy ħω_p = hc/λ_p in joules (445 nm → 4.464e-19 J)."""
-    wavelength_nm = finite_scalar("wavelength_nm", wavelength_nm, lo=100.0, hi=10_000.0)
-    return PLANCK_J_S * SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9)
 
 
 def finite_scalar(
@@ -95,6 +88,8 @@ def poisson_fit(
     lower: FloatArray,
     upper: FloatArray,
     x_scale: FloatArray,
+    *,
+    max_nfev: int | None = None,
 ) -> PoissonFit:
     """Poisson maximum likelihood: minimise the deviance, errors from the expected Fisher information.
 
@@ -110,7 +105,14 @@ def poisson_fit(
         return np.sign(n - mu) * np.sqrt(np.maximum(d, 0.0))
 
     res = optimize.least_squares(
-        residuals, p0, bounds=(lower, upper), x_scale=x_scale, method="trf", xtol=1e-12, ftol=1e-12
+        residuals,
+        p0,
+        bounds=(lower, upper),
+        x_scale=x_scale,
+        method="trf",
+        xtol=1e-12,
+        ftol=1e-12,
+        max_nfev=max_nfev,
     )
     p = res.x
     mu = np.maximum(model(p), 1e-300)

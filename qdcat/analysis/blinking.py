@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+from qdcat.analysis import lineshapes
 from qdcat.analysis._validate import FloatArray, array_1d, finite_scalar
 from qdcat.errors import InvalidValueError
 
@@ -27,7 +28,6 @@ __all__ = [
 ]
 
 K_BOUNDS = (0.0, 10.0)
-_EXPLICIT_TERMS = 2000  # sum this many terms exactly, the rest by Euler–Maclaurin
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,11 +58,16 @@ def duration_distribution(durations_s: Any) -> DurationDistribution:
 
 def power_law_loglog(durations_s: Any) -> tuple[float, float]:
     """The study's exponent: k = −slope of log10 P(t) vs log10 t (scipy linregress), with its SE."""
-    dist = duration_distribution(durations_s)
+    k, k_err, _ = _loglog(duration_distribution(durations_s))
+    return k, k_err
+
+
+def _loglog(dist: DurationDistribution) -> tuple[float, float, float]:
+    """k, its SE and log10 P at t = 1 s of the log–log regression of P(t)."""
     if dist.duration_s.size < 3:
         raise InvalidValueError("the log-log regression needs at least three distinct durations")
     fit = stats.linregress(np.log10(dist.duration_s), np.log10(dist.probability_per_s))
-    return -float(fit.slope), float(fit.stderr)
+    return -float(fit.slope), float(fit.stderr), float(fit.intercept)
 
 
 @dataclass(frozen=True)
@@ -80,23 +85,6 @@ class PowerLawMl:
     method: str
     converged: bool
     flags: tuple[str, ...]
-
-
-def _log_norm(k: float, x_min: int, x_max: int) -> float:
-    """log Σ_{x=x_min}^{x_max} x^−k, exact for the first terms and Euler–Maclaurin beyond (error < 1e-12)."""
-    split = min(x_max, x_min + _EXPLICIT_TERMS - 1)
-    xs = np.arange(x_min, split + 1, dtype=np.float64) / x_min
-    total = float(np.sum(xs**-k))
-    if split < x_max:
-        a, b = (split + 1) / x_min, x_max / x_min  # the tail, in units of x_min
-        la = math.log(a)
-        lr = math.log(b / a)
-        e = 1.0 - k
-        integral = math.exp(e * la) * (lr if abs(e) < 1e-12 else math.expm1(e * lr) / e) * x_min
-        ends = 0.5 * (a**-k + b**-k)
-        deriv = -k * (b ** (-k - 1.0) - a ** (-k - 1.0)) / (12.0 * x_min)
-        total += integral + ends + deriv
-    return -k * math.log(x_min) + math.log(total)
 
 
 def power_law_ml_discrete(durations_bins: Any, *, x_max_bins: int, x_min_bins: int = 1) -> PowerLawMl:
@@ -126,7 +114,7 @@ def power_law_ml_discrete(durations_bins: Any, *, x_max_bins: int, x_min_bins: i
     sum_log = float(np.sum(np.log(x)))
 
     def nll(k: float) -> float:
-        return k * sum_log + n * _log_norm(k, x_min, x_max)
+        return k * sum_log + n * lineshapes.power_law_log_norm(k, x_min, x_max)
 
     res = optimize.minimize_scalar(nll, bounds=K_BOUNDS, method="bounded", options={"xatol": 1e-8})
     k_hat, nll_min = float(res.x), float(res.fun)
@@ -178,6 +166,8 @@ class BlinkingAnalysis:
     k_on_loglog_err: float
     k_off_loglog: float
     k_off_loglog_err: float
+    on_loglog_log10_p_1s: float  # intercept of the log–log regression: log10 P(t = 1 s)
+    off_loglog_log10_p_1s: float
     k_on_ml: float
     k_on_ml_err: float
     k_off_ml: float
@@ -251,22 +241,22 @@ def analyze_blinking(
 
     def exponents(
         bins: Any, name: str
-    ) -> tuple[float, float, PowerLawMl | None, DurationDistribution | None]:
-        ll = ll_err = math.nan
+    ) -> tuple[float, float, float, PowerLawMl | None, DurationDistribution | None]:
+        ll = ll_err = ll_icpt = math.nan
         ml = dist = None
         if np.unique(bins).size >= 3:
             dist = duration_distribution(bins * width)
-            ll, ll_err = power_law_loglog(bins * width)
+            ll, ll_err, ll_icpt = _loglog(dist)
         else:
             flags.append(f"too_few_{name}_periods_for_loglog")
         if bins.size >= 2:
             ml = power_law_ml_discrete(bins, x_max_bins=int(c.size))
         else:
             flags.append(f"too_few_{name}_periods_for_ml")
-        return ll, ll_err, ml, dist
+        return ll, ll_err, ll_icpt, ml, dist
 
-    k_on_ll, k_on_ll_err, on_ml, on_dist = exponents(on_bins, "on")
-    k_off_ll, k_off_ll_err, off_ml, off_dist = exponents(off_bins, "off")
+    k_on_ll, k_on_ll_err, on_icpt, on_ml, on_dist = exponents(on_bins, "on")
+    k_off_ll, k_off_ll_err, off_icpt, off_ml, off_dist = exponents(off_bins, "off")
     return BlinkingAnalysis(
         threshold_counts=theta,
         threshold_method=method,
@@ -281,6 +271,8 @@ def analyze_blinking(
         k_on_loglog_err=k_on_ll_err,
         k_off_loglog=k_off_ll,
         k_off_loglog_err=k_off_ll_err,
+        on_loglog_log10_p_1s=on_icpt,
+        off_loglog_log10_p_1s=off_icpt,
         k_on_ml=on_ml.k if on_ml else math.nan,
         k_on_ml_err=on_ml.k_err if on_ml else math.nan,
         k_off_ml=off_ml.k if off_ml else math.nan,

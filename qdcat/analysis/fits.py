@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from qdcat.analysis import lineshapes
 from qdcat.analysis._validate import (
     HC_EV_NM,
     FloatArray,
@@ -34,20 +35,24 @@ __all__ = [
     "LorentzianFit",
     "PowerSeriesFit",
     "PulsedG2",
+    "PulsedG2Fit",
     "SaturationFit",
     "biexciton_yield",
     "fit_decay",
     "fit_g2_cw",
+    "fit_g2_pulsed",
     "fit_lorentzian",
     "fit_power_series",
     "fit_saturation",
     "g2_pulsed",
     "photon_energy_j",
+    "pulsed_peak_offset",
     "sigma_from_saturation_cm2",
     "sigma_from_slope_cm2",
 ]
 
 FEW_COUNTS = 100  # below this many counts in the fit window a result gets the "few_counts" flag
+NO_DECAY_DEVIANCE = 25.0  # decay fit vs flat background: smaller deviance gains are noise
 
 
 def _sd(cov: FloatArray, i: int) -> float:
@@ -100,9 +105,7 @@ class LorentzianFit:
 
 def _lorentz(x: FloatArray, p: FloatArray) -> FloatArray:
     a, x0, w, c = p
-    h2 = 0.25 * w * w
-    out: FloatArray = a * h2 / ((x - x0) ** 2 + h2) + c
-    return out
+    return lineshapes.lorentzian(x, a, x0, w, c)
 
 
 def fit_lorentzian(
@@ -244,7 +247,10 @@ def fit_decay(
     ``time_ns``: bin edges (len = counts + 1) or centres (len = counts). The fit
     uses whole bins in [fit_start_ns, fit_stop_ns]; the default start is
     ``start_after_peak_ns`` after the peak bin (past the IRF and a biexciton
-    component), the default stop the last bin. The model is integrated over each bin.
+    component), the default stop the end of the last bin with counts. The model is
+    integrated over each bin. Flags: ``no_decay_signal`` when the exponential does
+    not beat a flat background (likelihood ratio < 25), ``lifetime_beyond_window``
+    when τ exceeds the fit window.
     """
     n = array_1d("counts", counts, min_size=5, nonnegative=True)
     edges = _edges("time_ns", array_1d("time_ns", time_ns, min_size=5), n.size)
@@ -263,7 +269,10 @@ def fit_decay(
         if fit_start_ns is None
         else finite_scalar("fit_start_ns", fit_start_ns)
     )
-    stop = float(edges[-1]) if fit_stop_ns is None else finite_scalar("fit_stop_ns", fit_stop_ns)
+    # The default stop is the end of the last bin holding counts: beyond it lies no data (a TAC
+    # range shorter than the laser period, or a histogram padded to the period).
+    last = int(np.flatnonzero(n)[-1])
+    stop = float(edges[last + 1]) if fit_stop_ns is None else finite_scalar("fit_stop_ns", fit_stop_ns)
     sel = (edges[:-1] >= start - 1e-9) & (edges[1:] <= stop + 1e-9)
     if np.count_nonzero(sel) < 5:
         raise InvalidValueError(
@@ -282,8 +291,7 @@ def fit_decay(
 
     def model(p: FloatArray) -> FloatArray:
         a, g, b = p
-        mu: FloatArray = a * (np.exp(-g * u) - np.exp(-g * v)) / g + b * width
-        return mu
+        return lineshapes.exp_tail_binned(u, v, a, g, b)
 
     tail = max(y.size // 10, 1)
     b0 = float(y[-tail:].sum() / width[-tail:].sum())
@@ -304,6 +312,14 @@ def fit_decay(
     dpd = fit.deviance / fit.dof if fit.dof > 0 else math.nan
     if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
         flags.append("poor_fit")
+    # Is there a decay at all? The likelihood-ratio statistic against a flat background
+    # (2 more parameters): below 25 (p ≈ 4e-6) the histogram is noise and τ means nothing.
+    flat = y.sum() / width.sum() * width
+    d_flat = 2.0 * float(np.sum(flat - y + np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / flat), 0.0)))
+    if d_flat - fit.deviance < NO_DECAY_DEVIANCE:
+        flags.append("no_decay_signal")
+    if 1.0 / g > float(v[-1]):
+        flags.append("lifetime_beyond_window")
     return DecayFit(
         lifetime_ns=1.0 / g,
         lifetime_ns_err=g_err / g**2,
@@ -410,15 +426,8 @@ def fit_g2_cw(
         rho_b = finite_scalar("rho_b", rho_b, lo=0.0, hi=1.0, lo_open=True)
 
     def shape(p: FloatArray) -> FloatArray:
-        # Bin-averaged: F(s) = sign(s)·(1 − e^{−r|s|})/r is an antiderivative of e^{−r|s|}; the
-        # average keeps the expected counts of the bin at τ0 above 0 when g2(0) → 0.
         g0, rate, t0, b = p
-        sl, su = left - t0, right - t0
-        mean_exp = (
-            np.sign(su) * -np.expm1(-rate * np.abs(su)) - np.sign(sl) * -np.expm1(-rate * np.abs(sl))
-        ) / (rate * (su - sl))
-        out: FloatArray = b - (b - g0) * mean_exp
-        return out
+        return lineshapes.g2_cw_binned(left, right, g0, rate, t0, b)
 
     if free_baseline:
 
@@ -573,6 +582,138 @@ def g2_pulsed(
         center_ns=centre,
         half_window_ns=hw,
         method="peak-area ratio, Poisson errors (delta method), no background subtraction",
+        flags=tuple(flags),
+    )
+
+
+def pulsed_peak_offset(tau_ns: Any, counts: Any, *, period_ns: float) -> tuple[float, float]:
+    """Where the peaks of a pulsed coincidence histogram sit relative to k·period (the cable delay τ0).
+
+    The histogram is folded modulo the period, the centre peak (|τ| < period/2)
+    left out so an empty zero-delay peak does not matter, the floor subtracted,
+    and the circular mean of the folded counts taken. Returns (τ0, its 1σ error)
+    in ns, τ0 in (−period/2, period/2].
+    """
+    tau = array_1d("tau_ns", tau_ns, min_size=3)
+    c = array_1d("counts", counts, min_size=3, nonnegative=True)
+    same_length(tau_ns=tau, counts=c)
+    period = finite_scalar("period_ns", period_ns, lo=0.0, lo_open=True)
+    side = np.abs(tau) >= 0.5 * period
+    if not np.any(c[side] > 0):
+        raise InvalidValueError("the side peaks are empty; acquire longer or check the laser period")
+    phase = 2.0 * np.pi * np.mod(tau[side], period) / period
+    w = c[side] - float(np.percentile(c[side], 10))
+    w = np.maximum(w, 0.0)
+    if w.sum() <= 0:
+        w = c[side]
+    z = np.sum(w * np.exp(1j * phase)) / w.sum()
+    centre = float(np.angle(z)) * period / (2.0 * np.pi)
+    # Circular SD → error of the mean over the effective number of counts.
+    spread = math.sqrt(max(-2.0 * math.log(max(abs(z), 1e-12)), 0.0)) * period / (2.0 * np.pi)
+    err = spread / math.sqrt(max(float(w.sum()), 1.0))
+    if centre <= -0.5 * period:
+        centre += period
+    return centre, err
+
+
+@dataclass(frozen=True)
+class PulsedG2Fit:
+    """Pulsed g2 from a model of the whole histogram: Laplace peaks at τ0 + k·P over a flat floor.
+
+    ``g2_zero`` = centre-peak area / side-peak area with the uncorrelated floor
+    (background pairs) removed and each peak's tails counted in full, wherever
+    they fall (no leak between windows).
+    """
+
+    g2_zero: float
+    g2_zero_err: float
+    side_area_counts: float
+    side_area_counts_err: float
+    rate_per_ns: float
+    rate_per_ns_err: float
+    tau0_ns: float
+    tau0_ns_err: float
+    background_per_ns: float
+    background_per_ns_err: float
+    n_peaks: int
+    period_ns: float
+    deviance_per_dof: float
+    converged: bool
+    flags: tuple[str, ...]
+
+
+def fit_g2_pulsed(
+    tau_ns: Any, counts: Any, *, period_ns: float, n_side_peaks: int = 4, tau0_ns: float | None = None
+) -> PulsedG2Fit:
+    """Poisson ML fit of :func:`qdcat.analysis.lineshapes.pulsed_g2_binned` to a pulsed histogram.
+
+    ``tau_ns`` are bin centres (equal widths). The fit covers the peaks k = −n … n
+    (n = ``n_side_peaks``) and half a period beyond; the model holds the whole
+    train of peaks, so the tails of peaks outside the window are not taken for floor.
+    """
+    tau = array_1d("tau_ns", tau_ns, min_size=8)
+    c = array_1d("counts", counts, min_size=8, nonnegative=True)
+    same_length(tau_ns=tau, counts=c)
+    increasing("tau_ns", tau)
+    period = finite_scalar("period_ns", period_ns, lo=0.0, lo_open=True)
+    if not isinstance(n_side_peaks, int | np.integer) or n_side_peaks < 1:
+        raise InvalidValueError(f"n_side_peaks must be a whole number >= 1 (per side), got {n_side_peaks!r}")
+    n = int(n_side_peaks)
+    t0 = (
+        pulsed_peak_offset(tau, c, period_ns=period)[0]
+        if tau0_ns is None
+        else finite_scalar("tau0_ns", tau0_ns)
+    )
+    half = (n + 0.5) * period
+    sel = (tau >= t0 - half) & (tau <= t0 + half)
+    x, y = tau[sel], c[sel]
+    if y.sum() == 0 or x.size < 8:
+        raise InvalidValueError("no coincidences within the side peaks; acquire longer")
+    edges = _edges("tau_ns", x, x.size)
+    lo, hi = edges[:-1], edges[1:]
+    width = float(np.median(hi - lo))
+
+    def model(p: FloatArray) -> FloatArray:
+        area, g0, rate, tz, b = p
+        return lineshapes.pulsed_g2_binned(lo, hi, area, g0, rate, tz, period, b)
+
+    floor = float(np.percentile(y, 5)) / width
+    side = np.abs(x - t0) > 0.5 * period
+    area0 = max(float(y[side].sum() - floor * width * side.sum()) / (2 * n), 1.0)
+    peak = float(np.max(y[side])) / width - floor
+    rate0 = min(max(2.0 * peak / area0, 4.0 / period), 50.0)
+    centre = np.abs(x - t0) <= 0.5 * period
+    g0 = min(max(float(y[centre].sum() - floor * width * centre.sum()) / area0, 0.0), 2.0)
+    p0 = np.array([area0, g0, rate0, t0, max(floor, 1e-6)])
+    lower = np.array([0.0, 0.0, 0.1 / period, t0 - 0.25 * period, 0.0])
+    upper = np.array([np.inf, 20.0, 1e3, t0 + 0.25 * period, np.inf])
+    fit = poisson_fit(
+        model, y, p0, lower, upper, np.array([area0, 0.1, rate0, 1.0, max(floor, 1e-3)]), max_nfev=400
+    )
+    p, cov = fit.params, fit.covariance
+    flags = _bound_flags(("side_area", "g2_zero", "rate", "tau0_ns", "background"), fit.at_bound)
+    if not fit.converged:
+        flags.append("not_converged")
+    if p[0] * 2 * n < FEW_COUNTS:
+        flags.append("few_counts")
+    dpd = fit.deviance / fit.dof if fit.dof > 0 else math.nan
+    if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
+        flags.append("poor_fit")
+    return PulsedG2Fit(
+        g2_zero=float(p[1]),
+        g2_zero_err=_sd(cov, 1),
+        side_area_counts=float(p[0]),
+        side_area_counts_err=_sd(cov, 0),
+        rate_per_ns=float(p[2]),
+        rate_per_ns_err=_sd(cov, 2),
+        tau0_ns=float(p[3]),
+        tau0_ns_err=_sd(cov, 3),
+        background_per_ns=float(p[4]),
+        background_per_ns_err=_sd(cov, 4),
+        n_peaks=n,
+        period_ns=period,
+        deviance_per_dof=dpd,
+        converged=fit.converged,
         flags=tuple(flags),
     )
 
@@ -760,8 +901,7 @@ def fit_saturation(
         )
 
     def model(p: FloatArray) -> FloatArray:
-        out: FloatArray = p[0] * x / (x + p[1]) + (p[2] if fit_offset else 0.0)
-        return out
+        return lineshapes.saturation(x, p[0], p[1], p[2] if fit_offset else 0.0)
 
     c0 = max(float(y[0]), 0.0) if fit_offset else 0.0
     a0 = max(float(y[-1]) - c0, 1.0) * 1.2

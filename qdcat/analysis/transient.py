@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from qdcat.analysis import lineshapes
 from qdcat.analysis._validate import (
     FloatArray,
     array_1d,
@@ -65,22 +66,8 @@ class TaFit:
     flags: tuple[str, ...]
 
 
-def ta_model(
-    time_ps: Any,
-    fast_amplitude: float,
-    biexciton_rate_per_ns: float,
-    slow_amplitude: float,
-    slow_rate_per_ns: float,
-    offset: float = 0.0,
-) -> FloatArray:
-    """A_f·exp(−γ_f·t) + A_s·exp(−γ_s·t) + c with t in ps and rates in ns⁻¹."""
-    t_ns = np.asarray(time_ps, dtype=np.float64) * 1e-3
-    out: FloatArray = (
-        fast_amplitude * np.exp(-biexciton_rate_per_ns * t_ns)
-        + slow_amplitude * np.exp(-slow_rate_per_ns * t_ns)
-        + offset
-    )
-    return out
+# The model curve is defined once, in lineshapes; the old name stays for callers.
+ta_model = lineshapes.ta_biexponential
 
 
 def _sd(cov: FloatArray, i: int) -> float:

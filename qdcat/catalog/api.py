@@ -695,10 +695,11 @@ class Catalog:
                 raise InvalidValueError(f"channel {ch_i} must lie in 0–255")
             role_raw, detector = spec if isinstance(spec, tuple) else (spec, None)
             role = parse_enum(ChannelRole, role_raw, f"role of channel {ch_i}")
-            if role in (ChannelRole.HBT_A, ChannelRole.HBT_B, ChannelRole.SYNC) and role in roles:
+            # Several detectors may share an HBT arm (every channel of a role feeds the
+            # analyses); one laser sync is all a time tagger records.
+            if role is ChannelRole.SYNC and role in roles:
                 raise InvalidValueError(
-                    f"channels {roles[role]} and {ch_i} are both {role.value}; "
-                    f"a setup has one {role.value} channel"
+                    f"channels {roles[role]} and {ch_i} are both sync; a setup has one sync channel"
                 )
             roles[role] = ch_i
             chans.append(SetupChannel(channel=ch_i, role=role, detector=detector))

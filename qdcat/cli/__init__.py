@@ -252,8 +252,9 @@ def ingest(
     """Ingest instrument files (or a session manifest) into the catalog; re-ingest is a no-op."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from qdcat import workflow
     from qdcat.errors import InvalidValueError
-    from qdcat.ingest.pipeline import IngestItem, ingest_many, read_manifest
+    from qdcat.ingest.pipeline import IngestItem, read_manifest
 
     if manifest is not None:
         if files:
@@ -315,17 +316,16 @@ def ingest(
                 state["events"] += n
                 bar.update(task, ev=f"{state['events']:,} events")
 
-            outcomes = []
-            for item in items:
+            def advance(item: IngestItem) -> None:
+                if state.get("started"):
+                    bar.advance(task)
+                state["started"] = 1
                 on_file(item)
-                outcomes.extend(ingest_many(cat, [item], on_events=on_events, refresh_results=False))
-                bar.advance(task)
-        if any(o.status == "ingested" for o in outcomes):
-            from qdcat.jobs import refresh_staleness
 
-            n_stale = refresh_staleness(cat)
-            if n_stale:
-                say(f"{n_stale} results read inputs that changed and are now stale; run `qdcat analyze`")
+            report = workflow.ingest(cat, items, on_file=advance, on_events=on_events)
+            outcomes = report.outcomes
+        if report.stale:
+            say(f"{report.stale} results read inputs that changed and are now stale; run `qdcat analyze`")
     rows = [
         {
             "file": str(o.path.name),
@@ -716,13 +716,19 @@ def measurement_list(
 
 @measurement_app.command("show")
 def measurement_show(ctx: typer.Context, measurement_id: int, as_json: JsonOpt = False) -> None:
-    """Show one measurement: where, settings, raw data and checksums."""
+    """Show one measurement: where, settings, raw data, checksums, and every analysis it feeds."""
+    from qdcat import jobs
+
     with _catalog(ctx) as cat:
-        render_record(
-            cat.get_measurement(measurement_id),
-            pick_format(as_json, False),
-            title=f"measurement {measurement_id}",
-        )
+        rec = cat.get_measurement(measurement_id)
+        rec["analyses"] = jobs.measurement_analyses(cat, measurement_id)
+    fmt = pick_format(as_json, False)
+    if fmt == "json":
+        render_record(rec, fmt)
+        return
+    table = rec.pop("analyses")
+    render_record(rec, fmt, title=f"measurement {measurement_id}")
+    render_rows(table, fmt, title="analyses of this acquisition")
 
 
 @measurement_app.command("delete")
@@ -919,23 +925,48 @@ def worker(
 
 
 @jobs_app.command("analyses")
-def jobs_analyses(as_json: JsonOpt = False) -> None:
-    """The analyses qdcat runs: what each reads, its version and its parameters (set with --param)."""
-    from qdcat.jobs import ANALYSES
+def jobs_analyses(
+    name: Annotated[
+        str | None, typer.Argument(help="One analysis in full: method, parameters, columns, flags.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The analyses qdcat runs: what each applies to, its version and parameters (set with --param)."""
+    from qdcat import analyses
 
-    rows = [
-        {
-            "analysis": a.name,
-            "version": a.version,
-            "reads": ", ".join(k.value for k in a.kinds)
-            + (f" (+ {a.companion[1].value})" if a.companion else "")
-            + (" as a series" if a.grouping == "series" else ""),
-            "parameters": ", ".join(f"{k}={v}" for k, v in a.defaults.items()) or "—",
-            "what": a.description,
-        }
-        for a in ANALYSES.values()
-    ]
-    render_rows(rows, pick_format(as_json, False), title="analyses")
+    fmt = pick_format(as_json, False)
+    if name is None:
+        rows = [
+            {
+                "analysis": a.name,
+                "version": a.version,
+                "applies to": a.applies_to
+                + (" (+ " + ", ".join(c.role for c in a.companions) + ")" if a.companions else ""),
+                "parameters": ", ".join(f"{p.name}={p.default!r}" for p in a.params) or "—",
+                "what": a.summary,
+            }
+            for a in analyses.registry().values()
+        ]
+        render_rows(rows, fmt, title="analyses")
+        return
+    a = analyses.get(name)
+    record = {
+        "analysis": a.name,
+        "version": a.version,
+        "what": a.summary,
+        "applies to": a.applies_to,
+        "grouping": a.grouping,
+        "companions": {c.role: c.description for c in a.companions} or None,
+        "method": a.method,
+        "parameters": {p.name: p.describe() for p in a.params} or None,
+        "result table": a.table.name,
+        "columns": {
+            c.name + (" (+ _err)" if c.err else ""): f"{c.description}" + (f" [{c.unit}]" if c.unit else "")
+            for c in a.columns
+        },
+        "flags": dict(a.flags),
+    }
+    render_record(record, fmt, title=f"analysis {a.name}")
 
 
 @jobs_app.command("list")
@@ -998,12 +1029,14 @@ def results_show(
 
     with _catalog(ctx) as cat:
         rows = jobs.results_for_measurement(cat, measurement_id, include_old=all_runs)
-    if not rows:
-        say(f"no results for measurement {measurement_id} yet; run `qdcat analyze -m {measurement_id}`")
-        return
+        overview = jobs.measurement_analyses(cat, measurement_id)
     fmt = pick_format(as_json, False)
     if fmt == "json":
         render_rows(rows, fmt)
+        return
+    render_rows(overview, fmt, title=f"analyses of measurement {measurement_id}")
+    if not rows:
+        say(f"no results for measurement {measurement_id} yet; run `qdcat analyze -m {measurement_id}`")
         return
     for r in rows:
         render_record(r, fmt, title=f"{r['analysis']} (run {r['run']}{', current' if r['current'] else ''})")

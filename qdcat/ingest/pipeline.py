@@ -298,13 +298,12 @@ def ingest_many(
     *,
     on_file: Callable[[IngestItem], None] | None = None,
     on_events: Callable[[int], None] | None = None,
-    refresh_results: bool = True,
 ) -> list[IngestOutcome]:
     """Ingest a batch; one file's failure is reported and does not stop the rest.
 
     New measurements can change what an existing result was computed from (a
-    background trace, one more point of a series): with ``refresh_results``
-    such results are marked stale at the end.
+    background trace, one more point of a series): :func:`qdcat.workflow.ingest`
+    ingests and then marks such results stale.
     """
     out = []
     for item in items:
@@ -316,10 +315,6 @@ def ingest_many(
             out.append(IngestOutcome(item.path, "skipped", exc.measurement_id, 0, str(exc)))
         except QdcatError as exc:
             out.append(IngestOutcome(item.path, "failed", None, 0, str(exc)))
-    if refresh_results and any(o.status == "ingested" for o in out):
-        from qdcat.jobs import refresh_staleness
-
-        refresh_staleness(cat)
     return out
 
 

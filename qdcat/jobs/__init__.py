@@ -5,7 +5,7 @@ executors spread them over processes or a Dask cluster, and the result tables
 hold one typed row per done run.
 """
 
-from qdcat.jobs.analyses import ANALYSES, Analysis, Selection, Target, get_analysis
+from qdcat.jobs.discover import Selection, applicability
 from qdcat.jobs.executors import run_dask, run_inline, run_processes
 from qdcat.jobs.runner import (
     Claim,
@@ -18,6 +18,8 @@ from qdcat.jobs.runner import (
     get_job,
     job_counts,
     list_jobs,
+    measurement_analyses,
+    params_hash,
     plan,
     refresh_staleness,
     results_for_measurement,
@@ -26,21 +28,20 @@ from qdcat.jobs.runner import (
 )
 
 __all__ = [
-    "ANALYSES",
-    "Analysis",
     "Claim",
     "JobOutcome",
     "Plan",
     "PlannedJob",
     "Selection",
-    "Target",
+    "applicability",
     "claim",
     "derived_arrays",
     "execute",
-    "get_analysis",
     "get_job",
     "job_counts",
     "list_jobs",
+    "measurement_analyses",
+    "params_hash",
     "plan",
     "refresh_staleness",
     "results_for_measurement",

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import math
 import os
 import socket
@@ -40,14 +42,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 import qdcat
+from qdcat import analyses as registry
+from qdcat.analyses import Analysis, Target
+from qdcat.analyses._base import KEY_COLUMNS, flags_text
 from qdcat.catalog.api import Catalog
 from qdcat.catalog.models import AnalysisRun, AnalysisRunInput, Measurement, RunStatus
 from qdcat.errors import InvalidValueError, NotFoundError, QdcatError
-from qdcat.jobs.analyses import ANALYSES, Analysis, Selection, Target, discover, get_analysis, params_hash
+from qdcat.jobs.discover import Selection, discover, load, target_of
 
 LEASE_S = 120.0
 MAX_ATTEMPTS = 3
@@ -85,7 +91,11 @@ class Plan:
 
 def _analyses(names: Iterable[str] | None) -> list[Analysis]:
     names = list(names or [])
-    return [get_analysis(n) for n in names] if names else list(ANALYSES.values())
+    return [registry.get(n) for n in names] if names else list(registry.registry().values())
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(dict(params), sort_keys=True, default=str).encode()).hexdigest()
 
 
 def plan(
@@ -105,12 +115,14 @@ def plan(
         raise InvalidValueError(f"parameters given for analyses not selected: {', '.join(sorted(unknown))}")
     jobs: list[PlannedJob] = []
     stale = 0
+    resolved = {a.name: a.resolve_params(params.get(a.name)) for a in chosen}  # refuse bad values first
     with cat.session() as s:
         _check_selection(cat, s, selection)
+        scope = load(s, selection=selection)
         for analysis in chosen:
-            p = analysis.params(params.get(analysis.name))
+            p = resolved[analysis.name]
             p_hash = params_hash(p)
-            targets = discover(s, analysis, selection)
+            targets = discover(s, analysis, selection, scope=scope)
             stale += _mark_stale(s, analysis, targets, dry_run=dry_run)
             for t in targets:
                 jobs.append(_plan_one(s, analysis, t, p, p_hash, dry_run=dry_run, retry_failed=retry_failed))
@@ -210,9 +222,12 @@ def _mark_stale(s: Any, analysis: Analysis, targets: Sequence[Target], *, dry_ru
     if not by_key:
         return 0
     n = 0
+    # Only results of this analysis version are compared: a result of an older version stays
+    # current (its inputs were fingerprinted differently) until this version's result replaces it.
     current = s.scalars(
         select(AnalysisRun).where(
             AnalysisRun.analysis == analysis.name,
+            AnalysisRun.analysis_version == analysis.version,
             AnalysisRun.is_current.is_(True),
             AnalysisRun.target_key.in_(list(by_key)),
         )
@@ -246,8 +261,9 @@ def refresh_staleness(cat: Catalog, *, analyses: Iterable[str] | None = None) ->
     """Mark stale every current result whose inputs changed (called after ingests)."""
     n = 0
     with cat.session() as s:
+        scope = load(s)
         for analysis in _analyses(analyses):
-            n += _mark_stale(s, analysis, discover(s, analysis), dry_run=False)
+            n += _mark_stale(s, analysis, discover(s, analysis, scope=scope), dry_run=False)
     return n
 
 
@@ -405,12 +421,9 @@ class JobOutcome:
 
 
 def _target_of(s: Any, run: AnalysisRun) -> Target | None:
-    analysis = get_analysis(run.analysis)
+    analysis = registry.get(run.analysis)
     ids = tuple(s.scalars(select(AnalysisRunInput.measurement_id).where(AnalysisRunInput.run_id == run.id)))
-    for t in discover(s, analysis, Selection(measurement_ids=ids)):
-        if t.key == run.target_key:
-            return t
-    return None
+    return target_of(s, analysis, run.target_key, ids)
 
 
 def execute(cat: Catalog, c: Claim, *, lease_s: float = LEASE_S) -> JobOutcome:
@@ -422,7 +435,7 @@ def execute(cat: Catalog, c: Claim, *, lease_s: float = LEASE_S) -> JobOutcome:
             run = s.get(AnalysisRun, c.run_id)
             if run is None:
                 raise NotFoundError(f"analysis run {c.run_id} no longer exists")
-            analysis = get_analysis(run.analysis)
+            analysis = registry.get(run.analysis)
             if analysis.version != run.analysis_version:
                 raise InvalidValueError(
                     f"run {run.id} asks for {run.analysis} version {run.analysis_version}, this qdcat "
@@ -434,7 +447,8 @@ def execute(cat: Catalog, c: Claim, *, lease_s: float = LEASE_S) -> JobOutcome:
             _finish(cat, c, RunStatus.STALE, "inputs changed after the job was planned; plan it again")
             return JobOutcome(c.run_id, c.analysis, "stale", time.perf_counter() - t0)
         with _Heartbeat(cat, c, lease_s) as hb:
-            computed = analysis.compute(cat.store, target, params)
+            fetched = analysis.fetch(cat.store, target, params)
+            computed = analysis.compute(fetched, target, params)
             if computed.arrays:
                 arrays_key = f"{DERIVED_PREFIX}/{c.run_id}-{c.token}"
                 cat.store.write_arrays(
@@ -498,14 +512,14 @@ def _commit(
             run.error = "inputs changed while the job ran; plan it again"
             _drop_arrays(cat, arrays_key)
             return JobOutcome(c.run_id, c.analysis, "stale", time.perf_counter() - t0)
-        row = _finite_row(analysis, row)
-        s.add(
-            analysis.result_model(
+        values = _result_values(analysis, row)
+        s.execute(
+            analysis.table.insert().values(
                 run_id=run.id,
                 specimen_id=target.specimen_id,
                 dot_id=target.dot_id,
                 measurement_id=target.measurement_id,
-                **row,
+                **values,
             )
         )
         run.status = RunStatus.DONE
@@ -516,19 +530,38 @@ def _commit(
     return JobOutcome(c.run_id, c.analysis, "done", time.perf_counter() - t0)
 
 
-def _finite_row(analysis: Analysis, row: dict[str, Any]) -> dict[str, Any]:
-    """NaN/inf become NULL; a required column without a finite value fails the job clearly."""
-    table = analysis.result_model.__table__
-    out = {}
+def _result_values(analysis: Analysis, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A computed row checked against the declared columns: NaN/inf become NULL where allowed.
+
+    A required column without a finite value fails the job with the flags that explain it.
+    """
+    table = analysis.table
+    declared = set(analysis.result_names())
+    unknown = set(row) - declared
+    if unknown:
+        raise InvalidValueError(f"{analysis.name} computed undeclared result columns {sorted(unknown)}")
+    flags = row.get("flags") or ()
+    out: dict[str, Any] = {"flags": flags if isinstance(flags, str) else flags_text(flags)}
     for k, v in row.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            if not table.c[k].nullable:
-                raise InvalidValueError(
-                    f"{analysis.name}: the fit gave no finite {k} (flags: {row.get('flags') or 'none'}); "
-                    "check the data or the parameters"
-                )
-            v = None
+        if k == "flags":
+            continue
+        if isinstance(v, float | np.floating):
+            v = float(v)
+            if not math.isfinite(v):
+                v = None
+        elif isinstance(v, np.integer | np.bool_):
+            v = v.item()
+        if v is None and not table.c[k].nullable:
+            raise InvalidValueError(
+                f"{analysis.name}: the fit gave no finite {k} (flags: {out['flags'] or 'none'}); "
+                "check the data or the parameters"
+            )
         out[k] = v
+    missing = [
+        c.name for c in table.columns if c.name not in out and c.name not in KEY_COLUMNS and not c.nullable
+    ]
+    if missing:
+        raise InvalidValueError(f"{analysis.name} computed no value for {missing}")
     return out
 
 
@@ -595,7 +628,7 @@ def list_jobs(
         if status:
             q = q.where(AnalysisRun.status == RunStatus(status))
         if analysis:
-            q = q.where(AnalysisRun.analysis == get_analysis(analysis).name)
+            q = q.where(AnalysisRun.analysis == registry.get(analysis).name)
         if limit:
             q = q.limit(limit)
         return [_run_record(r) for r in s.scalars(q)]
@@ -704,18 +737,15 @@ def results_for_measurement(
         if not include_old:
             q = q.where(AnalysisRun.is_current.is_(True))
         out = []
+        known = registry.registry()
         for run in s.scalars(q):
-            model = ANALYSES[run.analysis].result_model if run.analysis in ANALYSES else None
-            row = s.get(model, run.id) if model is not None else None
-            values = (
-                {
-                    c.name: getattr(row, c.key)
-                    for c in model.__table__.columns
-                    if row is not None and c.name not in ("run_id", "specimen_id", "dot_id", "measurement_id")
-                }
-                if model is not None
-                else {}
+            table = known[run.analysis].table if run.analysis in known else None
+            row = (
+                s.execute(select(table).where(table.c.run_id == run.id)).mappings().first()
+                if table is not None
+                else None
             )
+            values = {k: v for k, v in (row or {}).items() if k not in KEY_COLUMNS}
             out.append(
                 {
                     "analysis": run.analysis,
@@ -724,8 +754,66 @@ def results_for_measurement(
                     "current": run.is_current,
                     "finished_at": run.finished_at,
                     "params": run.params,
-                    "measurement_id": row.measurement_id if row is not None else None,
+                    "measurement_id": row["measurement_id"] if row is not None else None,
                     **values,
+                }
+            )
+        return out
+
+
+def _summary(analysis: Analysis, row: Mapping[str, Any] | None) -> str:
+    """The analysis's first declared quantity of a result row, as "name value ± err"."""
+    if row is None:
+        return ""
+    names = analysis.headline or [next((c.name for c in analysis.columns if c.type == "float"), "")]
+    parts = []
+    for name in names:
+        v, e = row.get(name), row.get(f"{name}_err")
+        if isinstance(v, float):
+            parts.append(f"{name} {v:.4g}" + (f" ± {e:.2g}" if e is not None else ""))
+    return ", ".join(parts) + (f" ({row['flags']})" if row.get("flags") else "")
+
+
+def measurement_analyses(cat: Catalog, measurement_id: int) -> list[dict[str, Any]]:
+    """Every analysis for one measurement: does it apply (or why not), and its current (else newest) run."""
+    from qdcat.jobs.discover import applicability
+
+    known = registry.registry()
+    with cat.session() as s:
+        if s.get(Measurement, measurement_id) is None:
+            raise NotFoundError(f"no measurement {measurement_id}; list them with `qdcat measurement list`")
+        verdicts = applicability(s, measurement_id, list(known.values()))
+        runs = s.scalars(
+            select(AnalysisRun)
+            .join(AnalysisRunInput, AnalysisRunInput.run_id == AnalysisRun.id)
+            .where(AnalysisRunInput.measurement_id == measurement_id)
+            .order_by(AnalysisRun.is_current.desc(), AnalysisRun.id.desc())
+        ).all()
+        out = []
+        for v in verdicts:
+            a = known[v.analysis]
+            own = [
+                r
+                for r in runs
+                if r.analysis == a.name
+                and (r.target_key == f"measurement:{measurement_id}" or a.grouping == "series")
+            ]
+            run = own[0] if v.applies and own else None
+            row = None
+            if run is not None and RunStatus(run.status) is RunStatus.DONE:
+                row = s.execute(select(a.table).where(a.table.c.run_id == run.id)).mappings().first()
+            out.append(
+                {
+                    "analysis": a.name,
+                    "applies": "yes" if v.applies else "no",
+                    "why / reads": v.reason,
+                    "run": run.id if run is not None else None,
+                    "status": (
+                        ("current" if run.is_current else RunStatus(run.status).value)
+                        if run is not None
+                        else ("not analysed yet" if v.applies else "")
+                    ),
+                    "result": _summary(a, row),
                 }
             )
         return out

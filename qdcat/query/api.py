@@ -4,8 +4,11 @@ Two views, both pandas DataFrames:
 
 * :func:`dots` — one row per dot, with the main quantities of each analysis as
   columns (``center_nm``, ``lifetime_ns``, ``g2_zero``, ``k_off_ml``,
-  ``sigma_cm2`` …). Where a dot has several current results of one analysis
-  (two g2 acquisitions, say), the one of its newest measurement is shown.
+  ``sigma_cm2`` …: the columns each analysis declares with ``dots=``). Where a
+  dot has several current results of one analysis (its g2 acquisition and the
+  points of a power series, say), the representative one is shown: from a
+  measurement whose kind names this analysis (a g2_cw acquisition for g2_cw),
+  then the longest acquisition, then the newest.
 * :func:`results` — one row per current result of one analysis, with its
   measurement, settings and provenance.
 
@@ -22,9 +25,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
+from qdcat import analyses as registry
 from qdcat.catalog.api import Catalog
 from qdcat.catalog.models import (
     AnalysisRun,
@@ -35,81 +39,14 @@ from qdcat.catalog.models import (
     Specimen,
 )
 from qdcat.errors import InvalidValueError
-from qdcat.jobs.analyses import ANALYSES, get_analysis
 from qdcat.query.filters import FilterError, parse_filter
 from qdcat.query.stats import Comparison, Correlation, compare, correlate, group_describe
 
-# Per analysis: dot-view column name -> result column. Names are unique across
-# analyses; where two analyses share a column name the dot view prefixes one.
-DOT_COLUMNS: dict[str, dict[str, str]] = {
-    "spectrum": {
-        c: c
-        for c in (
-            "center_nm",
-            "center_nm_err",
-            "energy_ev",
-            "energy_ev_err",
-            "fwhm_nm",
-            "fwhm_nm_err",
-            "fwhm_mev",
-            "fwhm_mev_err",
-        )
-    },
-    "decay": {c: c for c in ("lifetime_ns", "lifetime_ns_err", "decay_rate_per_us", "decay_rate_per_us_err")},
-    "g2_cw": {
-        c: c
-        for c in (
-            "g2_zero",
-            "g2_zero_err",
-            "g2_zero_corrected",
-            "g2_zero_corrected_err",
-            "antibunching_rate_per_us",
-            "antibunching_rate_per_us_err",
-            "antibunching_time_ns",
-            "antibunching_time_ns_err",
-            "tau0_ns",
-            "count_rate_a_cps",
-            "count_rate_b_cps",
-        )
-    },
-    "g2_pulsed": {"g2_pulsed_zero": "g2_zero", "g2_pulsed_zero_err": "g2_zero_err"},
-    "blinking": {
-        **{
-            c: c
-            for c in (
-                "on_fraction",
-                "k_on_loglog",
-                "k_on_loglog_err",
-                "k_off_loglog",
-                "k_off_loglog_err",
-                "k_on_ml",
-                "k_on_ml_err",
-                "k_off_ml",
-                "k_off_ml_err",
-                "on_longer_than_1s_fraction",
-                "mean_count_rate_cps",
-            )
-        },
-        "blinking_threshold_counts": "threshold_counts",
-    },
-    "power_series": {
-        **{
-            c: c
-            for c in (
-                "sigma_cm2",
-                "sigma_cm2_err",
-                "slope_cm2_per_j",
-                "slope_cm2_per_j_err",
-                "saturation_intensity_w_cm2",
-                "saturation_intensity_w_cm2_err",
-                "saturation_intensity_w_cm2_lo",
-                "saturation_intensity_w_cm2_hi",
-            )
-        },
-        "ps_decay_rate_per_us": "decay_rate_per_us",
-        "ps_decay_rate_per_us_err": "decay_rate_per_us_err",
-    },
-}
+
+def dot_columns() -> dict[str, dict[str, str]]:
+    """Per analysis: dots-view name → result column, as each analysis declares (``Column.dots``)."""
+    return {a.name: a.dots_columns() for a in registry.registry().values() if a.dots_columns()}
+
 
 _IDENTITY = {
     "sample": "sample name",
@@ -149,30 +86,41 @@ def fields(view: str = "dots") -> list[Field]:
     """The field names a view accepts in ``where=``/``columns=``: ``"dots"`` or an analysis name."""
     out = [Field(k, "identity", v) for k, v in _IDENTITY.items()]
     if view == "dots":
-        for analysis, cols in DOT_COLUMNS.items():
+        for analysis, cols in dot_columns().items():
             for name, col in cols.items():
                 out.append(Field(name, analysis, f"{analysis}: {col}"))
         return out
-    analysis = get_analysis(view)
+    analysis = registry.get(view)
     out += [Field(k, "measurement", v) for k, v in _MEASUREMENT.items()]
-    for c in analysis.result_model.__table__.columns:
-        if c.name not in ("run_id", "specimen_id", "dot_id", "measurement_id"):
-            out.append(Field(c.name, analysis.name, f"{analysis.name}: {c.name}"))
+    for name in analysis.result_names():
+        out.append(Field(name, analysis.name, f"{analysis.name}: {name}"))
     return out
 
 
 def _current(analysis: str) -> Any:
-    """Current result rows of one analysis, the newest measurement's per dot."""
-    model = ANALYSES[analysis].result_model
-    t = model.__table__
+    """Current result rows of one analysis, the representative one per dot (see :func:`dots`)."""
+    a = registry.get(analysis)
+    t = a.table
+    primary = (
+        case((Measurement.kind.in_(list(a.primary_kinds)), 0), else_=1) if a.primary_kinds else literal(1)
+    )
     rank = (
         func.row_number()
-        .over(partition_by=t.c.dot_id, order_by=(t.c.measurement_id.desc().nulls_last(), t.c.run_id.desc()))
+        .over(
+            partition_by=t.c.dot_id,
+            order_by=(
+                primary,
+                Measurement.duration_s.desc().nulls_last(),
+                t.c.measurement_id.desc().nulls_last(),
+                t.c.run_id.desc(),
+            ),
+        )
         .label("rank_in_dot")
     )
     inner = (
         select(*t.c, rank)
         .join(AnalysisRun, AnalysisRun.id == t.c.run_id)
+        .outerjoin(Measurement, Measurement.id == t.c.measurement_id)
         .where(AnalysisRun.is_current.is_(True), t.c.dot_id.is_not(None))
         .subquery()
     )
@@ -240,7 +188,7 @@ def dots(
     columns: Sequence[str] | None = None,
     with_results_only: bool = True,
 ) -> pd.DataFrame:
-    """One row per dot with its current results; see :data:`DOT_COLUMNS` and :func:`fields`.
+    """One row per dot with its current results; see :func:`dot_columns` and :func:`fields`.
 
     ``with_results_only`` drops dots without any analysed result.
     """
@@ -251,7 +199,7 @@ def dots(
         .join(Sample, Sample.id == Specimen.sample_id)
     )
     subs = {}
-    for analysis, cols in DOT_COLUMNS.items():
+    for analysis, cols in dot_columns().items():
         sq = subs[analysis] = _current(analysis)
         q = q.outerjoin(sq, sq.c.dot_id == Dot.id)
         for name, col in cols.items():
@@ -273,8 +221,8 @@ def results(
     include_old: bool = False,
 ) -> pd.DataFrame:
     """One row per result of ``analysis`` (current ones unless ``include_old``)."""
-    a = get_analysis(analysis)
-    t = a.result_model.__table__
+    a = registry.get(analysis)
+    t = a.table
     available = _identity_columns()
     available |= {
         "measurement_id": t.c.measurement_id,

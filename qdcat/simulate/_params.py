@@ -13,11 +13,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from qdcat import constants
+from qdcat.constants import HC_EV_NM
 from qdcat.errors import InvalidValueError
-
-PLANCK_J_S = 6.62607015e-34
-SPEED_OF_LIGHT_M_S = 299_792_458.0
-HC_EV_NM = 1239.84193  # E[eV] = HC_EV_NM / λ[nm] (science.md convention)
 
 CHANNEL_A = 0
 CHANNEL_B = 1
@@ -85,11 +83,11 @@ def set_field(obj: object, name: str, value: object) -> None:
 def photon_energy_j(wavelength_nm: float) -> float:
     """Photon energy hc/λ in joules (445 nm → 4.464e-19 J)."""
     wavelength_nm = check_real("wavelength_nm", wavelength_nm, 100.0, 10_000.0, unit="nm")
-    return PLANCK_J_S * SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9)
+    return constants.photon_energy_j(wavelength_nm)
 
 
 def emission_energy_ev(wavelength_nm: npt.ArrayLike) -> Any:
-    """Emission energy E = 1239.84193/λ0 in eV (float for a scalar, array for an array)."""
+    """Emission energy E = hc/λ0 in eV (float for a scalar, array for an array)."""
     energy = HC_EV_NM / np.asarray(wavelength_nm, dtype=np.float64)
     return float(energy) if energy.ndim == 0 else energy
 

@@ -39,7 +39,7 @@ class PopulationParams:
     ``*_min``/``*_max`` range is given the draw is a truncated normal
     (resampled, never clipped), so its moments are slightly narrower.
 
-    Lifetime vs emission energy E = 1239.84193/λ0 is linear with scatter:
+    Lifetime vs emission energy E = hc/λ0 is linear with scatter:
     τ = lifetime_mean_ns + slope·(E − E_ref) + N(0, scatter²), with slope and
     scatter chosen so that SD(τ) = ``lifetime_sd_ns`` and corr(τ, E) =
     ``lifetime_energy_r`` (default −0.8: bluer dots decay faster, a strong

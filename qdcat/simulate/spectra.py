@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from qdcat.constants import HC_EV_NM
 from qdcat.errors import InvalidValueError
 from qdcat.simulate._params import (
     check_int,
@@ -92,7 +93,7 @@ class LineTruth:
 
     @property
     def emission_energy_ev(self) -> float:
-        return 1239.84193 / self.center_nm
+        return HC_EV_NM / self.center_nm
 
 
 @dataclass(frozen=True, eq=False)

@@ -133,8 +133,16 @@ def test_setup_channel_roles(catalog: Catalog) -> None:
         4: "marker",
     }
     assert catalog.get_setup("s")["channels"]["1"] == {"role": "hbt_a", "detector": "SPAD 1"}
-    with pytest.raises(InvalidValueError, match="both hbt_a"):
-        catalog.add_setup("t", channels={0: "hbt_a", 1: "hbt_a"})
+    # two detectors on one HBT arm are allowed; two laser syncs are not
+    catalog.add_setup("two-per-arm", channels={0: "hbt_a", 1: "hbt_a", 2: "hbt_b", 3: "hbt_b"})
+    assert [v.value for v in catalog.channel_roles("two-per-arm").values()] == [
+        "hbt_a",
+        "hbt_a",
+        "hbt_b",
+        "hbt_b",
+    ]
+    with pytest.raises(InvalidValueError, match="both sync"):
+        catalog.add_setup("t", channels={0: "sync", 1: "sync"})
     with pytest.raises(InvalidValueError, match="0–255"):
         catalog.add_setup("t", channels={300: "hbt_a"})
 

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from qdcat.analyses import metadata
 from qdcat.catalog import db
 from qdcat.catalog.api import open_catalog
-from qdcat.catalog.models import Base
 from qdcat.config import Config
 from qdcat.errors import SchemaOutdatedError
 
@@ -17,7 +17,7 @@ from qdcat.errors import SchemaOutdatedError
 def _diff(engine):  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
-        return compare_metadata(ctx, Base.metadata)
+        return compare_metadata(ctx, metadata())
 
 
 def test_upgrade_head_matches_models_then_downgrade_to_base(empty_database_url: str) -> None:
@@ -27,7 +27,7 @@ def test_upgrade_head_matches_models_then_downgrade_to_base(empty_database_url: 
         assert db.current_revision(engine) == db.head_revision()
         assert _diff(engine) == []
         tables = set(inspect(engine).get_table_names())
-        assert set(Base.metadata.tables) <= tables
+        assert set(metadata().tables) <= tables
         db.downgrade(engine, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         assert db.current_revision(engine) is None
@@ -45,8 +45,8 @@ def test_models_with_a_column_missing_from_migrations_show_a_diff(empty_database
     engine = db.make_engine(empty_database_url)
     try:
         db.upgrade(engine)
-        md = MetaData(naming_convention=Base.metadata.naming_convention)
-        for t in Base.metadata.tables.values():
+        md = MetaData(naming_convention=metadata().naming_convention)
+        for t in metadata().tables.values():
             t.to_metadata(md)
         md.tables["sample"].append_column(Column("extra_nm", Float))
         with engine.connect() as conn:
@@ -79,9 +79,9 @@ def test_app_refuses_schema_behind_head(empty_database_url: str, tmp_path, monke
     db.upgrade(engine)
     engine.dispose()
     # A newer qdcat (head moved on) opening this catalog must ask for an upgrade.
-    monkeypatch.setattr(db, "head_revision", lambda: "0003")
+    monkeypatch.setattr(db, "head_revision", lambda: "9999")
     real_script = db.migrations_dir()
     assert real_script.is_dir()
     cfg = Config(home=tmp_path, database_url=empty_database_url, store_url=str(tmp_path / "store"))
-    with pytest.raises(SchemaOutdatedError, match=r"needs 0003; run `qdcat db upgrade`"):
+    with pytest.raises(SchemaOutdatedError, match=r"needs 9999; run `qdcat db upgrade`"):
         open_catalog(config=cfg)

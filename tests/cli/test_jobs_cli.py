@@ -56,7 +56,8 @@ def test_analyze_dry_run_then_run_then_nothing_left(run) -> None:  # type: ignor
 
 
 def test_jobs_and_results_commands(run) -> None:  # type: ignore[no-untyped-def]
-    run("analyze", "--analysis", "g2_cw", "--dot", "QD001")
+    # QD001's own g2 acquisition, not the points of its power series (the kind narrows the selection)
+    run("analyze", "--analysis", "g2_cw", "--dot", "QD001", "--kind", "g2_cw")
     jobs = json.loads(run("jobs", "list", "--json").stdout)
     assert len(jobs) == 1 and jobs[0]["status"] == "done" and jobs[0]["analysis"] == "g2_cw"
     shown = json.loads(run("jobs", "show", str(jobs[0]["id"]), "--json").stdout)
@@ -133,9 +134,26 @@ def test_analyses_are_listed_with_their_parameters(run) -> None:  # type: ignore
         "g2_cw",
         "g2_pulsed",
         "blinking",
+        "brightness",
         "power_series",
         "saturation",
         "biexciton",
     }
-    assert "window_ns=150.0" in rows["g2_cw"]["parameters"] and "background_trace" in rows["g2_cw"]["reads"]
-    assert "as a series" in rows["power_series"]["reads"]
+    assert "window_ns=150.0" in rows["g2_cw"]["parameters"] and "background" in rows["g2_cw"]["applies to"]
+    assert "series" in rows["power_series"]["applies to"]
+    one = json.loads(run("jobs", "analyses", "g2_pulsed", "--json").stdout)
+    assert one["result table"] == "result_g2_pulsed" and "g2_zero (+ _err)" in one["columns"]
+    assert "half_window_fraction" in one["parameters"] and "τ0" in one["method"]
+    assert "unknown analysis 'nope'" in run("jobs", "analyses", "nope", code=1).output
+
+
+def test_measurement_show_lists_every_analysis_that_applies(run) -> None:  # type: ignore[no-untyped-def]
+    run("analyze")
+    ms = json.loads(run("measurement", "list", "--kind", "g2_cw", "--json").stdout)
+    rec = json.loads(run("measurement", "show", str(ms[0]["id"]), "--json").stdout)
+    rows = {r["analysis"]: r for r in rec["analyses"]}
+    assert {a for a, r in rows.items() if r["applies"] == "yes"} == {"g2_cw", "blinking", "brightness"}
+    assert rows["g2_cw"]["status"] == "current" and rows["g2_cw"]["result"].startswith("g2_zero")
+    assert rows["decay"]["applies"] == "no" and rows["decay"]["why / reads"]
+    text = run("results", "show", str(ms[0]["id"])).output
+    assert "analyses of measurement" in text and "blinking" in text and "on_fraction" in text

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from qdcat import jobs
+from qdcat import analyses, jobs
 from qdcat.catalog.api import Catalog, MeasurementSpec
-from qdcat.catalog.models import AnalysisRun, RunStatus, SpectrumResult
+from qdcat.catalog.models import AnalysisRun, RunStatus
 from qdcat.ingest.pipeline import IngestItem, ingest_file
 from qdcat.ingest.ptu_write import write_ptu_t2
 from qdcat.session import SessionSummary
@@ -60,7 +60,7 @@ def test_many_worker_processes_do_every_job_exactly_once(populated: Catalog) -> 
         assert len(runs) == n
         assert {RunStatus(r.status) for r in runs} == {RunStatus.DONE}
         assert {r.attempts for r in runs} == {1}  # nobody ran a job twice
-        assert s.scalar(select(func.count()).select_from(SpectrumResult)) == n
+        assert s.scalar(select(func.count()).select_from(analyses.get("spectrum").table)) == n
         assert sum(r.is_current for r in runs) == n
     ran = [
         int(line.split()[2]) for _, err in outs for line in err.splitlines() if line.startswith("worker ran")
@@ -110,13 +110,11 @@ def test_sigkill_mid_job_leaves_no_result_and_the_job_completes_after_the_lease(
 
 
 def _values(cat: Catalog) -> dict[str, list[tuple]]:
-    from qdcat.catalog.models import RESULT_MODELS
-
     out = {}
-    for model in RESULT_MODELS:
-        rows = result_rows(cat, model.__tablename__)
-        cols = [c.name for c in model.__table__.columns if c.name not in ("run_id",)]
-        out[model.__tablename__] = sorted(tuple(r[c] for c in cols) for r in rows)
+    for a in analyses.registry().values():
+        rows = result_rows(cat, a.table.name)
+        cols = [c.name for c in a.table.columns if c.name not in ("run_id",)]
+        out[a.table.name] = sorted((tuple(r[c] for c in cols) for r in rows), key=repr)
     return out
 
 

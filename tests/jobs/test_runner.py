@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
-from qdcat import jobs
+from qdcat import analyses, jobs, workflow
 from qdcat.catalog.api import Catalog
-from qdcat.catalog.models import RESULT_MODELS, AnalysisRun, RunStatus
-from qdcat.ingest.pipeline import IngestItem, ingest_file, ingest_many
+from qdcat.catalog.models import AnalysisRun, RunStatus
+from qdcat.ingest.pipeline import IngestItem, ingest_file
 from qdcat.ingest.ptu_write import write_ptu_t2
-from qdcat.jobs import analyses as A
 from qdcat.session import SessionSummary
 
 from .conftest import result_rows, truth, truth_dots
@@ -36,8 +35,8 @@ def test_session_fills_every_result_table_and_agrees_with_truth(
 ) -> None:
     p = _run_all(ingested)
     assert p.counts() == {"queued": len(p.jobs)}
-    for model in RESULT_MODELS:
-        assert result_rows(ingested, model.__tablename__), f"{model.__tablename__} is empty"
+    for a in analyses.registry().values():
+        assert result_rows(ingested, a.table.name), f"{a.table.name} is empty"
     dots = truth_dots(session)
 
     spectra = [r for r in result_rows(ingested, "result_spectrum") if r["dot_label"]]
@@ -54,7 +53,11 @@ def test_session_fills_every_result_table_and_agrees_with_truth(
         assert r["energy_ev"] == pytest.approx(1239.841984 / r["center_nm"], rel=1e-6)
         assert r["fwhm_mev"] == pytest.approx(1239.841984e3 * r["fwhm_nm"] / r["center_nm"] ** 2, rel=1e-9)
 
-    g2 = result_rows(ingested, "result_g2_cw")
+    # Every cw HBT acquisition on a dot gives a g2: the dots' own and each power-series point.
+    series = {m["id"] for m in ingested.list_measurements(kind="power_series_point")}
+    all_g2 = result_rows(ingested, "result_g2_cw")
+    assert {r["measurement_id"] for r in all_g2} >= series
+    g2 = [r for r in all_g2 if r["measurement_id"] not in series]
     assert len(g2) == sum(1 for d in dots.values() if isinstance(d.get("antibunching_rate_per_us"), float))
     pulls = _pulls(
         [r["antibunching_rate_per_us"] for r in g2],
@@ -75,6 +78,7 @@ def test_session_fills_every_result_table_and_agrees_with_truth(
         m = ingested.get_measurement(r["measurement_id"])
         backgrounds = ingested.list_measurements(kind="background_trace")
         (bg_m,) = [x for x in backgrounds if x["specimen"] == m["specimen"]]
+        assert r["background_measurement_id"] == bg_m["id"]
         rates = []
         for mid in (r["measurement_id"], bg_m["id"]):
             ev = ingested.open_timetags(mid).read_all()
@@ -108,7 +112,9 @@ def test_session_fills_every_result_table_and_agrees_with_truth(
         < 4 * sat["saturation_intensity_w_cm2_err"]
     )
     assert abs(sat["decay_rate_per_us"] - sat_truth["decay_rate_per_us"]) < 4 * sat["decay_rate_per_us_err"]
-    assert "decay_rate_from_specimen_decay" in sat["flags"]
+    assert (
+        "decay_rate_from_film_decay" in sat["flags"] and sat["decay_source"] == "decay_rate_from_film_decay"
+    )
     # σ = ħω_p·γ/I_S, by formula from the stored inputs
     energy_j = 6.62607015e-34 * 299792458.0 / (445e-9)
     assert sat["sigma_cm2"] == pytest.approx(
@@ -121,13 +127,25 @@ def test_session_fills_every_result_table_and_agrees_with_truth(
     )
     assert bx["plqy_xx"] == pytest.approx(4 * 27.7e-3 / bx["biexciton_rate_per_ns"], rel=1e-9)
 
+    # Every time-tag acquisition on a dot gives its blinking; the cw ones read the cw background.
     blink = result_rows(ingested, "result_blinking")
     assert blink and all(0.0 <= r["on_fraction"] <= 1.0 for r in blink)
-    assert all(
-        r["background_measurement_id"] is not None and "background" in r["threshold_method"] for r in blink
-    )
-    (pg2,) = result_rows(ingested, "result_g2_pulsed")
-    assert pg2["g2_zero"] < 0.5  # one emitter: no zero-delay peak worth the name
+    cw = {m["id"] for m in ingested.list_measurements() if m["excitation_mode"] == "cw"}
+    assert {r["measurement_id"] for r in blink} >= {r["measurement_id"] for r in all_g2}
+    for r in blink:
+        has_bg = r["background_measurement_id"] is not None and "background" in r["threshold_method"]
+        assert has_bg == (r["measurement_id"] in cw), r
+    # Every pulsed acquisition with two detectors gives a pulsed g2 (and a decay): the window ratio
+    # holds the background (1 − ρ_Aρ_B(1 − g2_dot)), the peak model removes the floor.
+    pg2 = result_rows(ingested, "result_g2_pulsed")
+    assert {r["measurement_id"] for r in pg2} == {r["measurement_id"] for r in decays}
+    for r in pg2:
+        d = dots[r["dot_label"]]
+        assert abs(r["g2_zero"] - d["g2_pulsed_zero_expected"]) < 5 * r["g2_zero_err"], r
+        if r["g2_zero_corrected"] is not None:
+            assert (
+                abs(r["g2_zero_corrected"] - d["g2_pulsed_zero_signal"]) < 5 * r["g2_zero_corrected_err"]
+            ), r
 
     # derived arrays are in the store, referenced by the run
     run = g2[0]["run_id"]
@@ -143,19 +161,21 @@ def test_rerun_does_nothing_and_a_new_version_adds_rows_beside_the_old(
     again = jobs.plan(ingested, analyses=["spectrum"])
     assert again.counts() == {"up to date": n} and again.to_run == []
 
-    monkeypatch.setitem(A.ANALYSES, "spectrum", dataclasses.replace(A.ANALYSES["spectrum"], version="2"))
+    reg = analyses.registry()
+    v = reg["spectrum"].version
+    monkeypatch.setitem(reg, "spectrum", dataclasses.replace(reg["spectrum"], version="next"))
     bumped = _run_all(ingested, analyses=["spectrum"])
     assert bumped.counts() == {"queued": n}
     rows = result_rows(ingested, "result_spectrum", current_only=False)
     assert len(rows) == 2 * n
-    assert {r["analysis_version"] for r in rows if r["is_current"]} == {"2"}
+    assert {r["analysis_version"] for r in rows if r["is_current"]} == {"next"}
     assert sum(r["is_current"] for r in rows) == n
 
     # back on version 1: its results exist, so they become current again without recomputing
-    monkeypatch.setitem(A.ANALYSES, "spectrum", dataclasses.replace(A.ANALYSES["spectrum"], version="1"))
+    monkeypatch.setitem(reg, "spectrum", dataclasses.replace(reg["spectrum"], version=v))
     back = jobs.plan(ingested, analyses=["spectrum"])
     assert back.counts() == {"made current": n}
-    assert {r["analysis_version"] for r in result_rows(ingested, "result_spectrum")} == {"1"}
+    assert {r["analysis_version"] for r in result_rows(ingested, "result_spectrum")} == {v}
 
 
 def test_new_parameters_add_results_and_are_recorded(ingested: Catalog) -> None:
@@ -180,14 +200,14 @@ def test_a_new_background_trace_makes_results_stale(ingested: Catalog, tmp_path)
     write_ptu_t2(f, [(t, rng.integers(0, 2, t.size).astype(np.uint8))], acquisition_s=3.0)
     n_current = len(result_rows(ingested, "result_g2_cw")) + len(result_rows(ingested, "result_blinking"))
     # the ingest itself marks what changed
-    (out,) = ingest_many(
+    (out,) = workflow.ingest(
         ingested,
         [
             IngestItem(
                 f, "background_trace", "slide-InP", setup="sim-microPL", settings={"intensity_w_cm2": 100.0}
             )
         ],
-    )
+    ).outcomes
     assert out.status == "ingested"
     n_stale = (
         n_current - len(result_rows(ingested, "result_g2_cw")) - len(result_rows(ingested, "result_blinking"))
@@ -227,7 +247,9 @@ def test_failures_are_recorded_and_do_not_stop_the_batch(populated: Catalog, tmp
     outs = jobs.run_inline(populated, p.to_run)
     by = {o.analysis: o for o in outs}
     assert by["power_series"].status == "failed" and "intensity_w_cm2" in (by["power_series"].error or "")
-    assert sum(o.status == "done" for o in outs) == 3  # the three g2 fits
+    # every acquisition's own g2 and blinking still ran: three series points and three g2 files
+    done = [o.analysis for o in outs if o.status == "done"]
+    assert sorted(done) == ["blinking"] * 6 + ["brightness"] * 6 + ["g2_cw"] * 6
     rec = jobs.get_job(populated, by["power_series"].run_id)
     assert rec["status"] == "failed" and "Traceback" in rec["traceback"] and rec["error"]
     assert result_rows(populated, "result_power_series") == []

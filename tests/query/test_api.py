@@ -8,8 +8,9 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import func, select, text
 
+from qdcat import analyses
 from qdcat.catalog.api import Catalog
-from qdcat.catalog.models import RESULT_MODELS, AnalysisRun, Dot, Measurement
+from qdcat.catalog.models import AnalysisRun, Dot, Measurement
 from qdcat.query import api as q
 from qdcat.query.filters import FilterError
 
@@ -32,6 +33,13 @@ JOIN analysis_run a ON a.id = r.run_id AND a.is_current JOIN dot d ON d.id = r.d
 """
 
 
+G2_OWN = """
+SELECT d.label AS dot, r.g2_zero FROM result_g2_cw r
+JOIN analysis_run a ON a.id = r.run_id AND a.is_current JOIN dot d ON d.id = r.dot_id
+JOIN measurement m ON m.id = r.measurement_id WHERE m.kind = 'g2_cw'
+"""
+
+
 def test_dot_view_equals_the_result_tables(analysed: Catalog) -> None:
     df = q.dots(analysed)
     raw = _raw(analysed, SPECTRA)
@@ -43,9 +51,16 @@ def test_dot_view_equals_the_result_tables(analysed: Catalog) -> None:
     dec = _raw(analysed, DECAYS).set_index("dot")["lifetime_ns"]
     with_decay = df.dropna(subset=["lifetime_ns"]).set_index("dot")["lifetime_ns"]
     pd.testing.assert_series_equal(with_decay.sort_index(), dec.sort_index(), check_names=False)
-    # the ensemble spectrum has no dot: not in the dot view, but in the results view
+    # the ensemble spectrum and the saturation points have no dot: not in the dot view, but in the
+    # results view
     spectra = q.results(analysed, "spectrum")
-    assert len(spectra) == len(raw) + 1 and spectra["dot"].isna().sum() == 1
+    n_sat = len(analysed.list_measurements(kind="saturation_point"))
+    assert len(spectra) == len(raw) + 1 + n_sat and spectra["dot"].isna().sum() == 1 + n_sat
+    # a dot's g2 is the one of its g2 acquisition, not of a power-series point (its kind names g2_cw)
+    g2 = _raw(analysed, G2_OWN).set_index("dot")["g2_zero"]
+    shown = df.dropna(subset=["g2_zero"]).set_index("dot")["g2_zero"]
+    pd.testing.assert_series_equal(shown.sort_index(), g2.sort_index(), check_names=False)
+    assert len(q.results(analysed, "g2_cw")) > len(g2)  # the series points have g2 results too
 
 
 def test_population_statistics_equal_numpy_on_the_same_rows(analysed: Catalog) -> None:
@@ -120,7 +135,7 @@ def test_injection_attempts_are_refused_and_change_nothing(analysed: Catalog) ->
         with analysed.session() as s:
             return tuple(
                 s.scalar(select(func.count()).select_from(m))
-                for m in (Dot, Measurement, AnalysisRun, *RESULT_MODELS)
+                for m in (Dot, Measurement, AnalysisRun, *(a.table for a in analyses.registry().values()))
             )
 
     before = counts()
@@ -146,8 +161,14 @@ def test_unknown_names_list_the_valid_ones(analysed: Catalog) -> None:
 def test_results_view_carries_settings_and_old_results(analysed: Catalog) -> None:
     from qdcat import jobs
 
-    g2 = q.results(analysed, "g2_cw", columns=["measurement_id", "intensity_w_cm2", "g2_zero", "run_id"])
-    assert (g2["intensity_w_cm2"] == 100.0).all()
+    g2 = q.results(
+        analysed, "g2_cw", columns=["measurement_id", "kind", "intensity_w_cm2", "g2_zero", "run_id"]
+    )
+    assert (g2[g2["kind"] == "g2_cw"]["intensity_w_cm2"] == 100.0).all()
+    series = analysed.list_measurements(kind="power_series_point")
+    assert sorted(g2[g2["kind"] == "power_series_point"]["intensity_w_cm2"]) == sorted(
+        m["intensity_w_cm2"] for m in series
+    )
     jobs.run_inline(analysed, jobs.plan(analysed, analyses=["g2_cw"], params={"g2_cw": {"bin_ns": 2}}).to_run)
     assert len(q.results(analysed, "g2_cw")) == len(g2)
     assert len(q.results(analysed, "g2_cw", include_old=True)) == 2 * len(g2)

@@ -24,15 +24,17 @@ def test_every_kind_of_result_has_its_figures(analysed: Catalog, tmp_path: Path)
     first: dict[str, int] = {}
     for m in analysed.list_measurements():
         first.setdefault(m["kind"], m["id"])
+    # One acquisition feeds every analysis that applies to it, and shows all of their figures.
+    blinking = {"trace", "on_off", "survival", "brightness"}
+    pulsed = {"decay", "g2_pulsed"} | blinking
     expected = {
         "spectrum": {"spectrum"},
         "ensemble_spectrum": {"spectrum"},
-        "decay": {"decay"},
-        "g2_cw": {"g2"},
-        "g2_pulsed": {"g2_pulsed"},
-        "intensity_trace": {"trace", "on_off", "survival"},
-        "power_series_point": {"power_series"},
-        "saturation_point": {"saturation"},
+        "decay": pulsed,
+        "g2_cw": {"g2"} | blinking,
+        "g2_pulsed": pulsed,
+        "power_series_point": {"power_series", "g2"} | blinking,
+        "saturation_point": {"saturation", "spectrum"},
         "transient_absorption": {"transient_absorption"},
     }
     for kind, names in expected.items():
@@ -52,6 +54,45 @@ def test_every_kind_of_result_has_its_figures(analysed: Catalog, tmp_path: Path)
         _png_ok(path)
         ax = fig.axes[0]
         assert "(" in ax.get_xlabel() and "(" in ax.get_ylabel()
+
+
+def test_figures_draw_stored_results_and_never_fit(
+    analysed: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fit and optimiser qdcat could call raises: drawing every measurement still works."""
+    import scipy.optimize
+
+    from qdcat.analysis import _validate, blinking, fits, transient
+
+    def fitted(*_: object, **__: object) -> None:
+        raise AssertionError("a figure called a fit")
+
+    for module, names in (
+        (fits, [n for n in dir(fits) if n.startswith(("fit_", "g2_pulsed", "pulsed_peak"))]),
+        (blinking, ["analyze_blinking", "power_law_loglog", "power_law_ml_discrete", "_loglog"]),
+        (transient, ["fit_ta_biexponential"]),
+        (_validate, ["poisson_fit"]),
+        (scipy.optimize, ["least_squares", "minimize", "minimize_scalar", "curve_fit", "brentq"]),
+    ):
+        for name in names:
+            monkeypatch.setattr(module, name, fitted)
+    drawn = set()
+    for m in analysed.list_measurements():
+        figs = figures.measurement_figures(analysed, m["id"]) if m["kind"] != "background_trace" else {}
+        drawn |= set(figs)
+    assert drawn >= {
+        "spectrum",
+        "decay",
+        "g2",
+        "g2_pulsed",
+        "trace",
+        "on_off",
+        "survival",
+        "power_series",
+        "saturation",
+        "transient_absorption",
+        "brightness",
+    }
 
 
 @pytest.fixture
