@@ -49,10 +49,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure_and_run(connection)
         return
-    from qdcat.catalog.db import make_engine
+    from qdcat.catalog.db import make_engine, migration_connection
 
     engine = make_engine(_url())
-    with engine.begin() as conn:
+    with migration_connection(engine) as conn:
         _configure_and_run(conn)
     engine.dispose()
 

@@ -153,6 +153,15 @@ def write_session(
         f = folder / sub / f"{lab}.ptu"
         write_ptu_t2(f, [(res.stream.timestamps_ps, res.stream.channels)], acquisition_s=duration_s)
         events += len(res.stream)
+        b = res.truth.blinking
+        if b is not None:  # the true on/off history, for an ideal binned reference
+            (folder / "states").mkdir(exist_ok=True)
+            np.savez(
+                folder / "states" / f"{lab}.npz",
+                period_start_ps=b.period_start_ps,
+                period_on=b.period_on,
+                duration_s=np.float64(duration_s),
+            )
         rows.append(
             {"file": f.relative_to(folder), "kind": kind, "specimen": specimen, "dot": lab, "setup": SETUP}
             | cw_settings
@@ -190,7 +199,15 @@ def write_session(
             )
             f = folder / "spectra" / f"{lab}.csv"
             _spectrum_csv(f, sp.wavelength_nm, sp.counts)
-            rows.append({"file": f.relative_to(folder), "kind": "spectrum", "specimen": specimen, "dot": lab})
+            rows.append(
+                {
+                    "file": f.relative_to(folder),
+                    "kind": "spectrum",
+                    "specimen": specimen,
+                    "dot": lab,
+                    "setup": SETUP,
+                }
+            )
             # One cw HBT acquisition per dot feeds both g2_cw and blinking: the blinking dots get
             # a long one (the trace), the others a short one (enough for the g2 dip).
             if i < max(n_g2, n_blink):
@@ -397,6 +414,9 @@ def write_session(
 
 
 def _write_session_toml(folder: Path, dot_files: dict[str, str]) -> Path:
+    from qdcat.simulate import Ccd
+
+    ccd = Ccd()  # the camera every simulated spectrum is taken with: its facts belong to the setup
     text = f"""# Objects this simulated session refers to; `qdcat ingest --register` adds the missing ones.
 [[sample]]
 name = "InP-ZnSe-sim"
@@ -451,6 +471,8 @@ name = "{SETUP}"
 time_tagger_model = "HydraHarp 400 (simulated)"
 time_tagger_resolution_ps = 1.0
 spectrometer = "simulated CCD, 1340 px"
+ccd_offset_counts = {ccd.bias_counts}
+ccd_read_noise_counts = {ccd.read_noise_counts}
 channels = {{ "0" = "hbt_a", "1" = "hbt_b", "64" = "sync" }}
 """
     path = folder / "session.toml"

@@ -41,6 +41,57 @@ ColumnType = Literal["float", "int", "bigint", "bool", "str"]
 _SQL_TYPES: dict[str, Any] = {"float": Float, "int": Integer, "bigint": BigInteger, "bool": Boolean}
 #: Columns every result table has (keys, and the QC flags).
 KEY_COLUMNS = ("run_id", "specimen_id", "dot_id", "measurement_id")
+#: The QC verdict every result carries, computed from its flags by the analysis's rules.
+QC_COLUMNS = ("qc", "qc_failed", "qc_reason")
+QC_PASS, QC_PARTIAL, QC_FAIL = "pass", "partial", "fail"
+
+
+@dataclass(frozen=True)
+class QcRule:
+    """A flag that makes quantities of a result unreliable, and why.
+
+    ``flag`` is a flag name, or a prefix ending in ``*`` (``at_bound:rate*``).
+    ``fails`` names the result columns it invalidates (their ``_err`` too);
+    ``("*",)`` invalidates the whole result. Flags without a rule are warnings.
+    """
+
+    flag: str
+    fails: tuple[str, ...]
+    reason: str
+
+    def matches(self, flag: str) -> bool:
+        return flag.startswith(self.flag[:-1]) if self.flag.endswith("*") else flag == self.flag
+
+
+@dataclass(frozen=True)
+class Qc:
+    """A result's verdict: pass, partial (some quantities failed) or fail (the whole result)."""
+
+    verdict: str
+    failed: tuple[str, ...]
+    reason: str
+
+    def fails(self, column: str) -> bool:
+        name = column[:-4] if column.endswith("_err") else column
+        return self.verdict == QC_FAIL or name in self.failed
+
+
+def qc_verdict(rules: Sequence[QcRule], flags: Sequence[str]) -> Qc:
+    failed: list[str] = []
+    reasons: list[str] = []
+    for flag in flags:
+        for rule in rules:
+            if rule.matches(flag):
+                failed.extend(rule.fails)
+                reasons.append(f"{flag}: {rule.reason}")
+    failed = list(dict.fromkeys(failed))
+    verdict = QC_FAIL if "*" in failed else (QC_PARTIAL if failed else QC_PASS)
+    return Qc(verdict, tuple(c for c in failed if c != "*"), "; ".join(dict.fromkeys(reasons))[:255])
+
+
+def parse_qc(verdict: str | None, failed: str | None, reason: str | None = None) -> Qc:
+    """A stored verdict back as a :class:`Qc` (NULL columns: a result from before QC verdicts)."""
+    return Qc(verdict or QC_PASS, tuple((failed or "").split()), reason or "")
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -194,6 +245,13 @@ class Acquisition:
     data_sha256: str
     store_path: str = field(compare=False)
     role: str = "main"
+    # Facts of the setup (None when not recorded): the detectors' summed dark count rate,
+    # the timing jitter of each HBT arm (FWHM), the camera's offset and read noise.
+    dark_cps: float | None = None
+    jitter_a_ps: float | None = None
+    jitter_b_ps: float | None = None
+    ccd_offset_counts: float | None = None
+    ccd_read_noise_counts: float | None = None
 
     @property
     def record(self) -> str | None:
@@ -320,6 +378,7 @@ class Analysis:
     grouping: Literal["measurement", "series"] = "measurement"
     series_applies: Callable[[Sequence[Acquisition]], str | None] | None = None
     companions: tuple[Companion, ...] = ()
+    qc_rules: tuple[QcRule, ...] = ()  # flags that fail quantities (the others are warnings)
     sample_context: tuple[str, ...] = ()  # sample fields the computation reads
     headline: tuple[str, ...] = ()  # the columns a one-line summary shows (default: the first quantity)
     order: int = 100
@@ -328,9 +387,13 @@ class Analysis:
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
         errs = [f"{c.name}_err" for c in self.columns if c.err]
-        clash = {n for n in names + errs if (names + errs).count(n) > 1} | (set(names) & set(KEY_COLUMNS))
+        reserved = {*KEY_COLUMNS, *QC_COLUMNS, "flags"}
+        clash = {n for n in names + errs if (names + errs).count(n) > 1} | (set(names) & reserved)
         if clash:
-            raise ValueError(f"analysis {self.name}: duplicate result columns {sorted(clash)}")
+            raise ValueError(f"analysis {self.name}: duplicate or reserved result columns {sorted(clash)}")
+        unknown = {c for r in self.qc_rules for c in r.fails if c != "*"} - set(names)
+        if unknown:
+            raise ValueError(f"analysis {self.name}: QC rules name unknown columns {sorted(unknown)}")
         object.__setattr__(self, "table", _result_table(self))
 
     # -- parameters ---------------------------------------------------------------
@@ -356,8 +419,11 @@ class Analysis:
         raise KeyError(name)
 
     def result_names(self) -> list[str]:
-        """Every result column of the table besides the keys: flags, values, their errors."""
+        """Every result column of the table besides the keys: flags, QC, values, their errors."""
         return [c.name for c in self.table.columns if c.name not in KEY_COLUMNS]
+
+    def qc(self, flags: Sequence[str]) -> Qc:
+        return qc_verdict(self.qc_rules, flags)
 
     def dots_columns(self) -> dict[str, str]:
         """Dots-view name → result column, for the columns this analysis shows there."""
@@ -375,7 +441,12 @@ class Analysis:
 def _result_table(a: Analysis) -> Table:
     """``result_<name>``: one row per done run, keyed by the run, with the declared columns."""
     name = f"result_{a.name}"
-    wanted = [*KEY_COLUMNS, "flags", *(n for c in a.columns for n in (c.name, f"{c.name}_err")[: 1 + c.err])]
+    wanted = [
+        *KEY_COLUMNS,
+        "flags",
+        *QC_COLUMNS,
+        *(n for c in a.columns for n in (c.name, f"{c.name}_err")[: 1 + c.err]),
+    ]
     old = Base.metadata.tables.get(name)
     if old is not None:
         if [c.name for c in old.columns] == wanted:
@@ -397,6 +468,11 @@ def _result_table(a: Analysis) -> Table:
         ),
         # QC flags of the analysis, space-separated ("" when clean): "at_bound:fwhm poor_fit".
         SqlColumn("flags", String(255), nullable=False, default=""),
+        # The verdict from the flags (the analysis's QC rules): pass / partial / fail, the
+        # quantities that failed (space-separated) and why. Population answers leave them out.
+        SqlColumn("qc", String(8), nullable=False),
+        SqlColumn("qc_failed", String(255), nullable=False),
+        SqlColumn("qc_reason", String(255), nullable=False),
     ]
     for c in a.columns:
         cols.extend(c.sql_columns())

@@ -117,11 +117,14 @@ class Tcspc:
 
 
 def period_ps(acq: Acquisition) -> float:
-    """The laser period: a T3 file's macrotime unit, else the recorded repetition rate."""
-    if acq.has_nanotimes and acq.resolution_ps:
-        return float(acq.resolution_ps)
+    """The laser period: the repetition rate (a T3 file's sync rate), else a T3 file's macrotime unit.
+
+    The rate comes first: a TimeHarp 200 (T3R) counts a 100 ns global clock, not sync pulses.
+    """
     if acq.repetition_rate_mhz:
         return 1e6 / float(acq.repetition_rate_mhz)
+    if acq.has_nanotimes and acq.resolution_ps:
+        return float(acq.resolution_ps)
     raise InvalidValueError(
         f"measurement {acq.measurement_id}: the laser period is unknown; record its repetition_rate_mhz "
         "(`qdcat ingest ... --repetition-rate-mhz 10`)"
@@ -139,13 +142,20 @@ def tcspc(store: TimeTagStore, acq: Acquisition, *, t2_bin_ps: float) -> Tcspc:
         res = float(acq.nanotime_resolution_ps or 0.0)
         if not res > 0:
             raise InvalidValueError(f"measurement {acq.measurement_id} has nanotimes but no resolution")
-        n_bins = max(1, int(period // res))
-        total = np.zeros(n_bins, np.int64)
+        # Sized by the data, not the period: a TAC range can exceed the period (a TimeHarp 200's
+        # 288 ns at 5 MHz), and nanotimes are never dropped.
+        total = np.zeros(0, np.int64)
         for chunk in reader.iter_chunks(fields=("channels", "nanotimes")):
+            if chunk.nanotimes.size == 0:
+                continue
+            n_bins = int(chunk.nanotimes.max()) + 1
             h = tcspc_t3(chunk.channels, chunk.nanotimes, nanotime_resolution_ps=res, n_bins=n_bins)
             rows = [i for i, c in enumerate(h.channels) if c in detectors]
             if rows:
-                total += h.counts[rows].sum(axis=0)
+                part = h.counts[rows].sum(axis=0)
+                if part.size > total.size:
+                    total = np.concatenate([total, np.zeros(part.size - total.size, np.int64)])
+                total[: part.size] += part
         return Tcspc(total, res, period, "T3 nanotimes")
     if acq.sync is None:
         raise InvalidValueError(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qdcat.analyses import _io
-from qdcat.analyses._base import Acquisition, Analysis, Column, Computed, DrawInput, Params, Target
+from qdcat.analyses._base import Acquisition, Analysis, Column, Computed, DrawInput, Params, QcRule, Target
 from qdcat.errors import InvalidValueError
 
 if TYPE_CHECKING:
@@ -157,6 +157,11 @@ ANALYSIS = Analysis(
         ),
     ),
     flags={"(see qdcat.analysis.transient)": "flags of the two-exponential fit"},
+    qc_rules=(
+        QcRule("not_converged", ("*",), "the fit did not converge"),
+        QcRule("fast_component_unresolved", ("*",), "no fast component resolved"),
+        QcRule("poor_fit", ("*",), "two exponentials do not describe the kinetics"),
+    ),
     applies=applies,
     fetch=fetch,
     compute=compute,

@@ -19,6 +19,7 @@ from qdcat.analyses._base import (
     DrawInput,
     Param,
     Params,
+    QcRule,
     Target,
     finite_or_none,
 )
@@ -46,6 +47,7 @@ class Traces:
     counts: np.ndarray
     background: np.ndarray | None
     bin_s: float
+    dark_cps: float | None = None  # the setup's detectors' dark counts (the off level when no background)
 
 
 def fetch(store: TimeTagStore, target: Target, params: Params) -> Traces:
@@ -54,15 +56,30 @@ def fetch(store: TimeTagStore, target: Target, params: Params) -> Traces:
     bg = target.companion("background")
     counts = _io.trace(store, main, bin_ps=bin_ps)
     bg_counts = _io.trace(store, bg, bin_ps=bin_ps, channels=main.detectors) if bg is not None else None
-    return Traces(counts, bg_counts, bin_ps / 1e12)
+    return Traces(counts, bg_counts, bin_ps / 1e12, main.dark_cps)
+
+
+def analyze(tr: Traces, params: Params) -> Any:
+    """The blinking analysis of a trace with this analysis's parameters (g2_cw reads its on-fraction)."""
+    from qdcat.analysis.blinking import analyze_blinking
+
+    return analyze_blinking(
+        tr.counts,
+        tr.bin_s,
+        background_counts=tr.background,
+        dark_counts_per_bin=tr.dark_cps * tr.bin_s
+        if tr.dark_cps is not None and tr.background is None
+        else None,
+        threshold=params["threshold"],
+        k_sigma=params["k_sigma"],
+        min_periods=params["min_periods"],
+    )
 
 
 def compute(tr: Traces, target: Target, params: Params) -> Computed:
     import numpy as np
 
-    from qdcat.analysis.blinking import analyze_blinking
-
-    res = analyze_blinking(tr.counts, tr.bin_s, background_counts=tr.background, k_sigma=params["k_sigma"])
+    res = analyze(tr, params)
     on = res.on_durations_s
     bg = target.companion("background")
     arrays: dict[str, Any] = {
@@ -82,10 +99,14 @@ def compute(tr: Traces, target: Target, params: Params) -> Computed:
             "bin_ms": params["bin_ms"],
             "trace_duration_s": tr.counts.size * tr.bin_s,
             "threshold_counts": res.threshold_counts,
-            "threshold_method": res.threshold_method[:120],
+            "threshold_method": res.threshold_method[:200],
+            "off_level_counts": res.levels.off_counts,
+            "on_level_counts": res.levels.on_counts,
             "background_measurement_id": bg.measurement_id if bg is not None else None,
             "mean_count_rate_cps": float(tr.counts.mean()) / tr.bin_s,
             "on_fraction": res.on_fraction,
+            "on_fraction_err": res.on_fraction_err,
+            "on_fraction_binned": res.on_fraction_binned,
             "n_on_periods": int(on.size),
             "n_off_periods": int(res.off_durations_s.size),
             "k_on_loglog": finite_or_none(res.k_on_loglog),
@@ -176,27 +197,39 @@ def draw(d: DrawInput) -> dict[str, Figure]:
 
 _K = "power-law exponent of P(t) ∝ t^−k"
 
+BLINKING_PARAMS = (
+    Param("bin_ms", float, 10.0, "trace bin width", "ms", lo=0.001, hi=1e4),
+    Param(
+        "threshold",
+        str,
+        "midpoint",
+        "midpoint: θ = (off + on)/2; background_sigma: θ = off + k_sigma·SD (the study's method)",
+        choices=("midpoint", "background_sigma"),
+    ),
+    Param("k_sigma", float, 3.0, "background SDs above the off level (background_sigma)", lo=0.0, hi=50.0),
+    Param("min_periods", int, 10, "fewest periods of a state for a per-dot exponent", lo=2, hi=10_000),
+)
+
 ANALYSIS = Analysis(
     name="blinking",
-    version="2",
+    version="3",
     order=50,
     summary="on/off threshold, on-fraction, power-law exponents (log–log and ML)",
     applies_to="every time-tag acquisition on a dot (all detectors summed)",
     method=(
-        "Photons of every detector binned (bin_ms). Threshold θ = μ_bg + k_sigma·s_bg from a background "
-        "acquisition of the same specimen and setup at the nearest intensity, else from the trace's own "
-        "low level. Runs above/below θ are on/off periods (the truncated first and last are dropped). "
-        "P(t) = [N(t_n)/N_total]/Δavg(t_n); k by log–log regression of P(t) (the study's method) and by "
-        "maximum likelihood of a discrete power law truncated at 1 bin and the trace length."
+        "Photons of every detector binned (bin_ms). The off level: a background acquisition of the same "
+        "specimen and setup at the nearest intensity (mean, SD), else the setup's detector dark counts, "
+        "else the trace's low level; the on level from the trace (one Poisson level, or a two-level "
+        "mixture accepted by BIC and separation). θ = (off + on)/2 by default (a bin half on, half off "
+        "splits evenly), or off + k_sigma·SD (the study's). Runs above/below θ are on/off periods (the "
+        "truncated first and last are dropped). P(t) = [N(t_n)/N_total]/Δavg(t_n); k by log–log "
+        "regression of P(t) (the study's method) and by maximum likelihood of a discrete power law "
+        "truncated at 1 bin and the trace length. Per-dot exponents from fewer than min_periods periods "
+        "fail QC: pool a sample's dots (`qdcat blinking`)."
     ),
-    params=(
-        Param("bin_ms", float, 10.0, "trace bin width", "ms", lo=0.001, hi=1e4),
-        Param(
-            "k_sigma", float, 3.0, "threshold in background SDs above the background mean", lo=0.0, hi=50.0
-        ),
-    ),
+    params=BLINKING_PARAMS,
     columns=(
-        Column("bin_ms", "float", "ms", "trace bin width"),
+        Column("bin_ms", "float", "ms", "trace bin width", dots="blinking_bin_ms"),
         Column("trace_duration_s", "float", "s", "length of the trace", nullable=True, dots=True),
         Column(
             "threshold_counts",
@@ -205,7 +238,11 @@ ANALYSIS = Analysis(
             "on/off threshold θ per bin",
             dots="blinking_threshold_counts",
         ),
-        Column("threshold_method", "str", "", "how θ was set", length=120),
+        Column("threshold_method", "str", "", "how θ was set, and where the off level came from", length=200),
+        Column("off_level_counts", "float", "counts", "off level per bin", nullable=True),
+        Column(
+            "on_level_counts", "float", "counts", "on level per bin (NULL: the dot stayed off)", nullable=True
+        ),
         Column(
             "background_measurement_id",
             "int",
@@ -215,7 +252,15 @@ ANALYSIS = Analysis(
             references="measurement.id",
         ),
         Column("mean_count_rate_cps", "float", "counts/s", "mean count rate of the trace", dots=True),
-        Column("on_fraction", "float", "", "fraction of bins above θ", dots=True),
+        Column(
+            "on_fraction",
+            "float",
+            "",
+            "fraction of time on, sub-bin periods included: (mean − off)/(on − off), not clipped to [0, 1]",
+            err=True,
+            dots=True,
+        ),
+        Column("on_fraction_binned", "float", "", "fraction of bins above θ (the study's)", nullable=True),
         Column("n_on_periods", "int", "", "complete on periods"),
         Column("n_off_periods", "int", "", "complete off periods"),
         Column(
@@ -247,10 +292,22 @@ ANALYSIS = Analysis(
         ),
     ),
     flags={
-        "no_clear_off_level": "the trace shows no off level distinct from the on level",
+        "levels_not_resolved": "on and off lie closer than their noise: the on/off split means little",
+        "one_level": "the trace shows one level (always on, or always off)",
+        "state_unknown": "one level and no background or dark rate: whether it is on or off is unknown",
+        "few_<state>_periods": "fewer than min_periods complete periods: a weak per-dot exponent",
+        "<state>_ml:<flag>": "a flag of the ML fit (at_bound:k, interval_open)",
         "too_few_<state>_periods_for_loglog": "fewer than three distinct durations: no log–log exponent",
         "too_few_<state>_periods_for_ml": "fewer than two periods: no ML exponent",
     },
+    qc_rules=(
+        QcRule("levels_not_resolved", ("*",), "on and off levels overlap"),
+        QcRule("state_unknown", ("*",), "one level and no measured off level: on or off cannot be told"),
+        QcRule("on_ml:*", ("k_on_ml",), "the ML fit of the on times is unreliable"),
+        QcRule("off_ml:*", ("k_off_ml",), "the ML fit of the off times is unreliable"),
+        QcRule("few_on_periods", ("k_on_ml", "k_on_loglog"), "too few on periods for a per-dot exponent"),
+        QcRule("few_off_periods", ("k_off_ml", "k_off_loglog"), "too few off periods for a per-dot exponent"),
+    ),
     applies=applies,
     fetch=fetch,
     compute=compute,

@@ -12,7 +12,17 @@ import math
 from typing import TYPE_CHECKING
 
 from qdcat.analyses import _io
-from qdcat.analyses._base import Acquisition, Analysis, Column, Computed, DrawInput, Param, Params, Target
+from qdcat.analyses._base import (
+    Acquisition,
+    Analysis,
+    Column,
+    Computed,
+    DrawInput,
+    Param,
+    Params,
+    QcRule,
+    Target,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,6 +129,7 @@ ANALYSIS = Analysis(
         "brightening": "the rate rose by more than 5σ between start and end",
         "short_trace": "fewer than 10 bins: no start/end ratio",
     },
+    qc_rules=(QcRule("short_trace", ("end_start_ratio",), "fewer than 10 bins"),),
     applies=applies,
     fetch=fetch,
     compute=compute,

@@ -10,7 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qdcat.analyses import _io
-from qdcat.analyses._base import Acquisition, Analysis, Column, Computed, DrawInput, Param, Params, Target
+from qdcat.analyses._base import (
+    Acquisition,
+    Analysis,
+    Column,
+    Computed,
+    DrawInput,
+    Param,
+    Params,
+    QcRule,
+    Target,
+)
+from qdcat.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,6 +36,10 @@ def applies(a: Acquisition) -> str | None:
         return "cw excitation: no laser pulses to time the photons against"
     if a.record == "t2":
         return "T2 without a laser sync channel: record the sync (setup role 'sync') or use T3"
+    if a.record == "t3" and not a.nanotime_resolution_ps:
+        return (
+            "nanotimes without their unit (a .spc without its .set): delete it, ingest again with --set-file"
+        )
     if not a.detectors or a.photons == 0:
         return "no detector photons"
     return None
@@ -39,8 +54,9 @@ def histogram(h: _io.Tcspc, bin_ps: float) -> tuple[Any, Any, float]:
     import numpy as np
 
     rebin = max(1, round(bin_ps / h.bin_ps))
-    n = h.counts.size // rebin * rebin
-    counts = h.counts[:n].reshape(-1, rebin).sum(axis=1)
+    n = -(-h.counts.size // rebin) * rebin  # padded, so no photon of the last bins is dropped
+    padded = np.concatenate([h.counts, np.zeros(n - h.counts.size, h.counts.dtype)])
+    counts = padded.reshape(-1, rebin).sum(axis=1)
     width_ns = h.bin_ps * rebin / 1e3
     return np.arange(counts.size + 1) * width_ns, counts, width_ns
 
@@ -49,12 +65,19 @@ def compute(h: _io.Tcspc, target: Target, params: Params) -> Computed:
     from qdcat.analysis.fits import fit_decay
 
     edges_ns, counts, width_ns = histogram(h, params["bin_ps"])
-    fit = fit_decay(
-        edges_ns,
-        counts,
-        start_after_peak_ns=params["start_after_peak_ns"],
-        fit_stop_ns=params["fit_stop_ns"],
-    )
+    try:
+        fit = fit_decay(
+            edges_ns,
+            counts,
+            start_after_peak_ns=params["start_after_peak_ns"],
+            fit_stop_ns=params["fit_stop_ns"],
+        )
+    except InvalidValueError as exc:
+        raise InvalidValueError(
+            f"{exc} (histogram of {int(counts.sum())} photons in {width_ns * 1e3:g} ps bins; the fit "
+            "window is set with --param decay.start_after_peak_ns=… and decay.fit_stop_ns=…, the bins "
+            "with decay.bin_ps=…)"
+        ) from None
     return Computed(
         {
             "lifetime_ns": fit.lifetime_ns,
@@ -167,6 +190,13 @@ ANALYSIS = Analysis(
         "no_decay_signal": "the exponential does not beat a flat background (likelihood ratio < 25): noise",
         "lifetime_beyond_window": "τ is longer than the fit window: poorly constrained",
     },
+    qc_rules=(
+        QcRule("no_decay_signal", ("*",), "no decay above the background: the lifetime means nothing"),
+        QcRule("not_converged", ("*",), "the fit did not converge"),
+        QcRule("at_bound:decay_rate", ("*",), "the decay rate sits at its bound"),
+        QcRule("few_counts", ("*",), "fewer than 100 photons in the fit window"),
+        QcRule("lifetime_beyond_window", ("*",), "τ exceeds the fit window"),
+    ),
     applies=applies,
     fetch=fetch,
     compute=compute,

@@ -20,6 +20,7 @@ from qdcat.analyses._base import (
     DrawInput,
     Param,
     Params,
+    QcRule,
     Target,
     finite_or_none,
 )
@@ -55,6 +56,10 @@ class G2Data:
     hist: PairHistogram
     rho_a: float | None
     rho_b: float | None
+    traces: Any = None  # blinking.Traces of the acquisition: its on-fraction (None: not read)
+
+
+MOSTLY_OFF = 0.3  # an acquisition on less than this fraction of the time gets the mostly_off flag
 
 
 def _arm_rate_cps(a: Acquisition, channels: tuple[int, ...]) -> float | None:
@@ -84,8 +89,11 @@ def g2_histogram(store: TimeTagStore, a: Acquisition, params: Params) -> PairHis
 
 
 def fetch(store: TimeTagStore, target: Target, params: Params) -> G2Data:
+    from qdcat.analyses import blinking
+
     rho_a, rho_b = signal_fractions(target.main, target.companion("background"))
-    return G2Data(g2_histogram(store, target.main, params), rho_a, rho_b)
+    traces = blinking.fetch(store, target, blinking.ANALYSIS.defaults())
+    return G2Data(g2_histogram(store, target.main, params), rho_a, rho_b, traces)
 
 
 def fit(hist: PairHistogram, params: Params, rho_a: float | None = None, rho_b: float | None = None) -> Any:
@@ -101,11 +109,22 @@ def fit(hist: PairHistogram, params: Params, rho_a: float | None = None, rho_b: 
     )
 
 
+def on_fraction(data: G2Data) -> float | None:
+    """The acquisition's on-fraction as the blinking analysis finds it (its default parameters)."""
+    from qdcat.analyses import blinking
+
+    if data.traces is None:
+        return None
+    return float(blinking.analyze(data.traces, blinking.ANALYSIS.defaults()).on_fraction)
+
+
 def compute(data: G2Data, target: Target, params: Params) -> Computed:
     hist = data.hist
     f = fit(hist, params, data.rho_a, data.rho_b)
     t_s = hist.duration_ps / 1e12
     bg = target.companion("background")
+    on = on_fraction(data)
+    flags = list(f.flags) + (["mostly_off"] if on is not None and on < MOSTLY_OFF else [])
     return Computed(
         {
             "g2_zero": f.g2_zero,
@@ -129,9 +148,10 @@ def compute(data: G2Data, target: Target, params: Params) -> Computed:
             "coincidences": int(hist.counts.sum()),
             "count_rate_a_cps": hist.n_a / t_s,
             "count_rate_b_cps": hist.n_b / t_s,
+            "trace_on_fraction": on,
             "deviance_per_dof": f.deviance_per_dof,
             "converged": f.converged,
-            "flags": f.flags,
+            "flags": flags,
         },
         {"delay_ns": hist.delays_ps / 1e3, "counts": hist.counts, "g2": hist.g2},
     )
@@ -185,6 +205,16 @@ G2_PARAMS = (
     Param("free_baseline", bool, True, "fit the baseline b (blinking bunching) instead of fixing it at 1"),
 )
 
+G2_QC_RULES = (
+    QcRule("not_converged", ("*",), "the fit did not converge"),
+    QcRule("few_counts", ("*",), "fewer than 100 coincidences in the fit window"),
+    QcRule("at_bound:rate", ("*",), "γ + w_p sits at its bound"),
+    QcRule("at_bound:tau0_ns", ("*",), "the dip position sits at the edge of the window"),
+    QcRule("no_antibunching", ("*",), "no dip: this is not a single emitter's g2"),
+    QcRule("poor_fit", ("*",), "the dip model does not describe the histogram"),
+    QcRule("mostly_off", ("*",), "the dot was on < 30 % of the time: background-dominated, few signal pairs"),
+)
+
 G2_COLUMNS = (
     Column("g2_zero", "float", "", "g2(0) of the fitted dip (raw, background included)", err=True, dots=True),
     Column(
@@ -206,7 +236,7 @@ G2_COLUMNS = (
 
 ANALYSIS = Analysis(
     name="g2_cw",
-    version="2",
+    version="3",
     order=30,
     summary="cw antibunching fit: g2(0), γ + w_p, τ0 (corrected with a background)",
     applies_to="cw time tags on a dot with an HBT pair (every channel of each arm)",
@@ -231,6 +261,13 @@ ANALYSIS = Analysis(
         Column("fit_window_stop_ns", "float", "ns", "fit window end"),
         Column("bin_ns", "float", "ns", "histogram bin width"),
         Column("coincidences", "bigint", "counts", "pairs in the histogram"),
+        Column(
+            "trace_on_fraction",
+            "float",
+            "",
+            "on-fraction of the acquisition (as blinking finds it): a mostly-off dot's g2 is flagged",
+            nullable=True,
+        ),
         Column("count_rate_a_cps", "float", "counts/s", "count rate of arm A", dots=True),
         Column("count_rate_b_cps", "float", "counts/s", "count rate of arm B", dots=True),
         Column("deviance_per_dof", "float", "", "Poisson deviance per degree of freedom"),
@@ -241,7 +278,10 @@ ANALYSIS = Analysis(
         "not_converged": "the optimiser did not converge",
         "few_counts": "fewer than 100 coincidences in the fit window",
         "poor_fit": "deviance/dof above 1 + 5·sqrt(2/dof)",
+        "no_antibunching": "g2(0) is not 3σ below the baseline: no single emitter's dip",
+        "mostly_off": "the dot was on less than 30 % of the acquisition (background dominates g2(0))",
     },
+    qc_rules=G2_QC_RULES,
     applies=applies,
     fetch=fetch,
     compute=compute,

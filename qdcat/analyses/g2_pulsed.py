@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qdcat.analyses import _io
-from qdcat.analyses._base import Acquisition, Analysis, Column, Computed, DrawInput, Param, Params, Target
+from qdcat.analyses._base import (
+    Acquisition,
+    Analysis,
+    Column,
+    Computed,
+    DrawInput,
+    Param,
+    Params,
+    QcRule,
+    Target,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -66,8 +76,9 @@ def compute(data: PulsedData, target: Target, params: Params) -> Computed:
     period = data.period_ps / 1e3
     n_side = int(params["n_side_peaks"])
     arrays = {"delay_ns": tau.astype("float64"), "counts": counts}
-    if not counts[abs(tau) >= 0.5 * period].any():
-        # A measurement outcome, not a failure: too few photons for a single coincidence.
+    side = (abs(tau) >= 0.5 * period) & (abs(tau) < (n_side + 0.5) * period)
+    if not counts[side].any():
+        # A measurement outcome, not a failure: too few photons for a coincidence in a side peak.
         return Computed(
             {
                 "g2_zero": None,
@@ -220,6 +231,12 @@ ANALYSIS = Analysis(
         "no_peak_model": "the peak model could not be fitted (see model_error); the window ratio stands",
         "model:<flag>": "a flag of the peak-model fit (at_bound, poor_fit, few_counts, …)",
     },
+    qc_rules=(
+        QcRule("no_coincidences", ("*",), "no coincidence: too few photons"),
+        QcRule("few_counts", ("*",), "side windows hold fewer than 10 coincidences on average"),
+        QcRule("no_peak_model", ("g2_zero_corrected",), "the peak model could not be fitted"),
+        QcRule("model:*", ("g2_zero_corrected",), "the peak-model fit is unreliable"),
+    ),
     applies=applies,
     fetch=fetch,
     compute=compute,

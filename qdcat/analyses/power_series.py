@@ -19,6 +19,7 @@ from qdcat.analyses._base import (
     DrawInput,
     Param,
     Params,
+    QcRule,
     Target,
     finite_or_none,
 )
@@ -183,6 +184,10 @@ ANALYSIS = Analysis(
         "nonphysical_sign": "slope or intercept <= 0",
         "poor_fit": "χ²/dof above 1 + 5·sqrt(2/dof)",
     },
+    qc_rules=(
+        QcRule("nonphysical_sign", ("*",), "slope or intercept <= 0"),
+        QcRule("poor_fit", ("*",), "the rates do not lie on a line within their errors"),
+    ),
     applies=applies,
     series_applies=series_applies,
     fetch=fetch,

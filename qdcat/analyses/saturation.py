@@ -20,6 +20,7 @@ from qdcat.analyses._base import (
     DrawInput,
     Param,
     Params,
+    QcRule,
     Target,
     finite_or_none,
 )
@@ -222,6 +223,12 @@ ANALYSIS = Analysis(
         "decay_rate_from_solution": "γ from the sample's decay rate in solution",
         "no_decay_rate": "no γ: σ not computed",
     },
+    qc_rules=(
+        QcRule("not_converged", ("*",), "the fit did not converge"),
+        QcRule("at_bound:saturation_intensity", ("*",), "I_S sits at its bound"),
+        QcRule("saturation_beyond_range", ("*",), "I_S lies beyond the intensities measured"),
+        QcRule("poor_fit", ("*",), "the points do not follow A·I/(I + I_S) + c"),
+    ),
     applies=applies,
     series_applies=series_applies,
     fetch=fetch,

@@ -18,6 +18,7 @@ from qdcat.analyses._base import (
     DrawInput,
     Param,
     Params,
+    QcRule,
     Target,
     finite_or_none,
 )
@@ -37,9 +38,21 @@ def fetch(store: TimeTagStore, target: Target, params: Params) -> dict[str, Any]
     return _io.read_arrays(store, target.main)
 
 
+def noise_model(target: Target, params: Params) -> tuple[float | None, float | None, str]:
+    """The camera's offset and read noise: the parameters, else the setup's facts, else measured."""
+    a = target.main
+    bias = params["bias_counts"] if params["bias_counts"] is not None else a.ccd_offset_counts
+    read = params["read_noise_counts"] if params["read_noise_counts"] is not None else a.ccd_read_noise_counts
+    if bias is not None and read is not None:
+        given = params["bias_counts"] is not None and params["read_noise_counts"] is not None
+        return bias, read, "parameters" if given else "the setup's camera offset and read noise"
+    return None, None, "measured in the wings (camera offset/read noise not recorded)"
+
+
 def compute(arrays: dict[str, Any], target: Target, params: Params) -> Computed:
     from qdcat.analysis.fits import fit_lorentzian
 
+    bias, read, source = noise_model(target, params)
     window = None
     if params["window_start_nm"] is not None or params["window_stop_nm"] is not None:
         x = arrays["wavelength_nm"]
@@ -50,8 +63,8 @@ def compute(arrays: dict[str, Any], target: Target, params: Params) -> Computed:
     fit = fit_lorentzian(
         arrays["wavelength_nm"],
         arrays["counts"],
-        bias_counts=params["bias_counts"],
-        read_noise_counts=params["read_noise_counts"],
+        bias_counts=bias,
+        read_noise_counts=read,
         window_nm=window,
     )
     return Computed(
@@ -71,6 +84,7 @@ def compute(arrays: dict[str, Any], target: Target, params: Params) -> Computed:
             "offset_counts_err": fit.offset_counts_err,
             "window_start_nm": fit.window_nm[0],
             "window_stop_nm": fit.window_nm[1],
+            "noise_model": source[:80],
             "reduced_chi2": fit.reduced_chi2,
             "converged": fit.converged,
             "flags": fit.flags,
@@ -131,6 +145,14 @@ ANALYSIS = Analysis(
         Column("offset_counts", "float", "counts", "flat offset c", err=True),
         Column("window_start_nm", "float", "nm", "fit window start", nullable=True),
         Column("window_stop_nm", "float", "nm", "fit window end", nullable=True),
+        Column(
+            "noise_model",
+            "str",
+            "",
+            "where the noise model came from (setup facts, or the wings)",
+            nullable=True,
+            length=80,
+        ),
         Column("reduced_chi2", "float", "", "χ²/dof of the weighted fit"),
         Column("converged", "bool", "", "the optimiser converged"),
     ),
@@ -140,6 +162,13 @@ ANALYSIS = Analysis(
         "weak_line": "the amplitude is below 5σ: no clear line",
         "poor_fit": "χ²/dof above 1 + 5·sqrt(2/dof): not a single Lorentzian",
     },
+    qc_rules=(
+        QcRule("not_converged", ("*",), "the fit did not converge"),
+        QcRule("weak_line", ("*",), "no clear line above the noise"),
+        QcRule("at_bound:center_nm", ("*",), "the line centre sits at the edge of the spectrum"),
+        QcRule("at_bound:fwhm_nm", ("*",), "the width sits at its bound"),
+        QcRule("poor_fit", ("fwhm_nm", "fwhm_mev"), "not a single Lorentzian: its width is model-dependent"),
+    ),
     applies=applies,
     fetch=fetch,
     compute=compute,

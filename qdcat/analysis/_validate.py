@@ -106,7 +106,7 @@ def poisson_fit(
 
     res = optimize.least_squares(
         residuals,
-        p0,
+        np.clip(p0, lower, upper),  # a start from noisy data may sit just outside the bounds
         bounds=(lower, upper),
         x_scale=x_scale,
         method="trf",

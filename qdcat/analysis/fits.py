@@ -53,6 +53,7 @@ __all__ = [
 
 FEW_COUNTS = 100  # below this many counts in the fit window a result gets the "few_counts" flag
 NO_DECAY_DEVIANCE = 25.0  # decay fit vs flat background: smaller deviance gains are noise
+NO_DIP_DEVIANCE = 25.0  # cw g2 dip vs flat g2: smaller deviance gains are a noise hole
 
 
 def _sd(cov: FloatArray, i: int) -> float:
@@ -112,22 +113,32 @@ def fit_lorentzian(
     wavelength_nm: Any,
     counts: Any,
     *,
-    bias_counts: float = 0.0,
-    read_noise_counts: float = 0.0,
+    bias_counts: float | None = None,
+    read_noise_counts: float | None = None,
     window_nm: tuple[float, float] | None = None,
 ) -> LorentzianFit:
-    """Weighted least squares with variance = (model − bias) shot noise + read noise² + 1/12 (ADC step).
+    """Weighted least squares with a variance taken from the model, refined over three passes.
 
-    The weights come from the model, not the data (data weights bias the
-    amplitude low), refined over three passes. ``bias_counts`` is the CCD's
-    electronic offset (no shot noise); ``window_nm`` limits the fit range.
+    With the camera's ``bias_counts`` (electronic offset, no shot noise) and
+    ``read_noise_counts`` known: variance = (model − bias) + read² + 1/12 (ADC
+    step). Without them, the flat part's variance is measured where the line
+    is not (beyond 3 FWHM from the centre: half the mean squared difference of
+    neighbouring residuals, which slow trends do not inflate), and the line
+    adds its own shot noise: variance = (model − offset) + that. Weights from
+    the model, not the data (data weights bias the amplitude low).
+    ``window_nm`` limits the fit range.
     """
     x = array_1d("wavelength_nm", wavelength_nm, min_size=5)
     y = array_1d("counts", counts, min_size=5)
     same_length(wavelength_nm=x, counts=y)
     increasing("wavelength_nm", x)
-    bias = finite_scalar("bias_counts", bias_counts)
-    read = finite_scalar("read_noise_counts", read_noise_counts, lo=0.0)
+    known = bias_counts is not None and read_noise_counts is not None
+    bias = finite_scalar("bias_counts", bias_counts) if bias_counts is not None else 0.0
+    read = (
+        finite_scalar("read_noise_counts", read_noise_counts, lo=0.0)
+        if read_noise_counts is not None
+        else 0.0
+    )
     lo, hi = _window("window_nm", window_nm, (float(x[0]), float(x[-1])))
     sel = (x >= lo) & (x <= hi)
     x, y = x[sel], y[sel]
@@ -146,8 +157,12 @@ def fit_lorentzian(
     p = np.array([a0, float(x[i_max]), w0, c0])
     lower = np.array([0.0, float(x[0]), 0.1 * step, -np.inf])
     upper = np.array([np.inf, float(x[-1]), 10.0 * float(x[-1] - x[0]), np.inf])
-    var_floor = read * read + 1.0 / 12.0
-    var = np.maximum(y - bias, 0.0) + var_floor
+    if known:
+        var_floor = read * read + 1.0 / 12.0
+        var = np.maximum(y - bias, 0.0) + var_floor
+    else:  # a first guess: the flat part's scatter from neighbouring pixels
+        var_floor = max(0.5 * float(np.median(np.diff(y) ** 2)) / 0.4549, 1.0 / 12.0)
+        var = np.maximum(y - c0, 0.0) + var_floor
     converged = True
     for _ in range(3):
         sd = np.sqrt(var)
@@ -159,7 +174,11 @@ def fit_lorentzian(
         )
         p = res.x
         converged = bool(res.success)
-        var = np.maximum(_lorentz(x, p) - bias, 0.0) + var_floor
+        if known:
+            var = np.maximum(_lorentz(x, p) - bias, 0.0) + var_floor
+        else:
+            var_floor = _wing_variance(x, y - _lorentz(x, p), p[1], p[2], var_floor)
+            var = np.maximum(_lorentz(x, p) - p[3], 0.0) + var_floor
     sd = np.sqrt(var)
     r = (_lorentz(x, p) - y) / sd
     jac = res.jac
@@ -175,6 +194,9 @@ def fit_lorentzian(
         flags.append("not_converged")
     if not p[0] > 5.0 * _sd(cov, 0):
         flags.append("weak_line")
+    if not known and chi2 > 0:
+        # The flat part's variance was measured: the fit's own scatter calibrates the errors.
+        cov = cov * max(chi2, 1.0)
     if chi2 > 1.0 + 5.0 * math.sqrt(2.0 / dof):
         flags.append("poor_fit")
     x0_err = _sd(cov, 1)
@@ -192,10 +214,23 @@ def fit_lorentzian(
         reduced_chi2=chi2,
         dof=dof,
         window_nm=(lo, hi),
-        method="weighted least squares, variance = model - bias + read_noise^2 + 1/12",
+        method=(
+            "weighted least squares, variance = model - bias + read_noise^2 + 1/12"
+            if known
+            else "weighted least squares, variance = line + the wings' measured variance"
+        ),
         converged=converged,
         flags=tuple(flags),
     )
+
+
+def _wing_variance(x: FloatArray, resid: FloatArray, center: float, fwhm: float, fallback: float) -> float:
+    """Variance of the flat part: half the mean squared difference of neighbouring residuals off the line."""
+    far = np.abs(x - center) > 3.0 * fwhm
+    d = np.diff(resid)[far[1:] & far[:-1]]
+    if d.size < 10:
+        return fallback
+    return max(0.5 * float(np.mean(d * d)), 1.0 / 12.0)
 
 
 # --------------------------------------------------------------------------- 2. decay
@@ -277,7 +312,7 @@ def fit_decay(
     if np.count_nonzero(sel) < 5:
         raise InvalidValueError(
             f"only {np.count_nonzero(sel)} bins between fit_start_ns={start:g} and fit_stop_ns={stop:g}; "
-            "widen the fit window"
+            "the decay is too short for the bins, or the window starts too late"
         )
     y = n[sel]
     if y.sum() < 10:
@@ -315,8 +350,7 @@ def fit_decay(
     # Is there a decay at all? The likelihood-ratio statistic against a flat background
     # (2 more parameters): below 25 (p ≈ 4e-6) the histogram is noise and τ means nothing.
     flat = y.sum() / width.sum() * width
-    d_flat = 2.0 * float(np.sum(flat - y + np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / flat), 0.0)))
-    if d_flat - fit.deviance < NO_DECAY_DEVIANCE:
+    if _deviance(y, flat) - fit.deviance < NO_DECAY_DEVIANCE:
         flags.append("no_decay_signal")
     if 1.0 / g > float(v[-1]):
         flags.append("lifetime_beyond_window")
@@ -339,6 +373,12 @@ def fit_decay(
         converged=fit.converged,
         flags=tuple(flags),
     )
+
+
+def _deviance(y: FloatArray, mu: FloatArray) -> float:
+    """Poisson deviance of counts ``y`` against the expectation ``mu``."""
+    safe = np.where(y > 0, y, 1.0)
+    return 2.0 * float(np.sum(mu - y + np.where(y > 0, y * np.log(safe / mu), 0.0)))
 
 
 # --------------------------------------------------------------------------- 3. g2 under cw
@@ -438,21 +478,38 @@ def fit_g2_cw(
         def model(p: FloatArray) -> FloatArray:
             return shape(np.append(p, 1.0)) / f
 
-    k = max(int(x.size // 40), 1)
-    smooth = np.convolve(y * f, np.ones(2 * k + 1) / (2 * k + 1), mode="same")
-    inner = slice(k, x.size - k) if x.size > 2 * k + 2 else slice(None)
-    i_min = int(np.argmin(smooth[inner])) + (inner.start or 0)
     b0 = float(np.median(y * f)) if free_baseline else 1.0
-    g00 = float(min(max(smooth[i_min], 0.0), 0.9 * b0))
-    half = np.abs(x - x[i_min])[smooth > 0.5 * (b0 + g00)]
-    rate0 = 1.0 / max(float(half.min()) if half.size else (hi - lo) / 4, float(np.median(np.diff(x))))
-    p0 = [g00, rate0 * math.log(2.0), float(x[i_min])]
     lower, upper = [0.0, 1e-6, lo], [10.0, 1e3, hi]
-    scale = [0.1, rate0, 1.0]
     if free_baseline:
-        p0, lower, upper, scale = [*p0, b0], [*lower, 0.0], [*upper, 100.0], [*scale, 0.1]
-    fit = poisson_fit(model, y, np.array(p0), np.array(lower), np.array(upper), np.array(scale))
+        lower, upper = [*lower, 0.0], [*upper, 100.0]
+    # Start from the dip of the histogram smoothed at three widths (1/40, 1/12 and 1/5 of the
+    # window): with few coincidences the narrowest smoothing finds a noise minimum, the widest
+    # finds the real dip; the fit with the lowest deviance wins.
+    fit = None
+    for k in sorted({max(int(x.size // d), 1) for d in (40, 12, 5)}):
+        p0, scale = _g2_start(x, y * f, k, b0, lo, hi)
+        if free_baseline:
+            p0, scale = [*p0, b0], [*scale, 0.1]
+        start = np.clip(np.array(p0, dtype=np.float64), lower, upper)  # a noisy median can start outside
+        trial = poisson_fit(model, y, start, np.array(lower), np.array(upper), np.array(scale))
+        if fit is None or trial.deviance < fit.deviance - 1e-9:
+            fit = trial
+    assert fit is not None
     p, cov = fit.params, fit.covariance
+    # τ0's likelihood is a cusp, not a parabola, when the dip is deep: its error from the curvature of
+    # the profile deviance over ±2σ (two refits with τ0 held) where that is wider than Fisher's.
+    t0_err = _profile_sd(model, y, fit, 2, np.array(lower), np.array(upper))
+    if math.isfinite(t0_err) and t0_err**2 > cov[2, 2]:
+        cov = cov.copy()
+        cov[2, 2] = t0_err**2
+    # g2(0) likewise: it trades off against the rate (a narrow deep dip or a wide shallow one), and at
+    # its bound of 0 its likelihood is one-sided.
+    g0_err = _profile_sd(model, y, fit, 0, np.array(lower), np.array(upper))
+    if math.isfinite(g0_err) and p[0] - lower[0] < g0_err:  # one-sided: once more where Δdeviance ≈ 1
+        g0_err = _profile_sd(model, y, fit, 0, np.array(lower), np.array(upper), step=g0_err)
+    if math.isfinite(g0_err) and g0_err**2 > cov[0, 0]:
+        cov = cov.copy()
+        cov[0, 0] = g0_err**2
     rate, rate_err = float(p[1]), _sd(cov, 1)
     flags = _bound_flags(("g2_zero", "rate", "tau0_ns", "baseline")[: p.size], fit.at_bound)
     if not fit.converged:
@@ -463,6 +520,16 @@ def fit_g2_cw(
     if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
         flags.append("poor_fit")
     g2z, g2z_err = float(p[0]), _sd(cov, 0)
+    base, base_err = (float(p[3]), _sd(cov, 3)) if free_baseline else (1.0, 0.0)
+    # A dip must be there: g2(0) below the baseline by more than 3σ (a peak, or a flat histogram,
+    # is not a single emitter's antibunching, whatever τ0 the fit latched on).
+    depth_err = math.hypot(g2z_err, base_err) if math.isfinite(g2z_err) else math.inf
+    # With few coincidences Fisher's error at a dip fitted to 0 is meaningless, and τ0 free over the
+    # window finds a noise hole somewhere: the dip must also beat a flat g2 by a likelihood ratio of
+    # 25 (p ≈ 1e-5 for 3 parameters before the look-elsewhere factor of a few hundred positions).
+    flat = np.full(y.size, float(y.mean())) if free_baseline else shape(np.array([1.0, 1.0, 0.0, 1.0])) / f
+    if not base - g2z > 3.0 * depth_err or _deviance(y, flat) - fit.deviance < NO_DIP_DEVIANCE:
+        flags.append("no_antibunching")
     corr = corr_err = None
     if rho_a is not None and rho_b is not None:
         rr = rho_a * rho_b
@@ -492,6 +559,67 @@ def fit_g2_cw(
         converged=fit.converged,
         flags=tuple(flags),
     )
+
+
+def _g2_start(
+    x: FloatArray, g: FloatArray, k: int, b0: float, lo: float, hi: float
+) -> tuple[list[float], list[float]]:
+    """Start values (g2(0), rate, τ0) from the minimum of g2 smoothed over 2k + 1 bins."""
+    smooth = np.convolve(g, np.ones(2 * k + 1) / (2 * k + 1), mode="same")
+    inner = slice(k, x.size - k) if x.size > 2 * k + 2 else slice(None)
+    i_min = int(np.argmin(smooth[inner])) + (inner.start or 0)
+    g00 = float(min(max(smooth[i_min], 0.0), 0.9 * b0))
+    half = np.abs(x - x[i_min])[smooth > 0.5 * (b0 + g00)]
+    rate0 = 1.0 / max(float(half.min()) if half.size else (hi - lo) / 4, float(np.median(np.diff(x))), 1e-3)
+    return [g00, rate0 * math.log(2.0), float(x[i_min])], [0.1, rate0, 1.0]
+
+
+def _profile_sd(
+    model: Any,
+    counts: FloatArray,
+    fit: Any,
+    i: int,
+    lower: FloatArray,
+    upper: FloatArray,
+    step: float | None = None,
+) -> float:
+    """1σ of parameter ``i`` from the profile deviance at ±h (h = 2 Fisher σ): the others refitted.
+
+    At a bound only the inner side is profiled (σ = h/√Δdeviance there): a g2(0)
+    fitted to 0 is a one-sided likelihood, and Fisher's curvature at the bound
+    says nothing about how far up the data allow it.
+    """
+    sd = _sd(fit.covariance, i)
+    if not (math.isfinite(sd) and sd > 0):
+        return math.nan
+    h = 2.0 * sd if step is None else step
+    free = [j for j in range(fit.params.size) if j != i]
+    devs = []
+    for sign in (-1.0, 1.0):
+        held = float(np.clip(fit.params[i] + sign * h, lower[i], upper[i]))
+        if abs(held - fit.params[i]) < 0.5 * h:  # at (or next to) a bound: profile the inner side only
+            continue
+
+        def sub_model(q: FloatArray, held: float = held) -> FloatArray:
+            full = np.insert(q, i, held)
+            out: FloatArray = model(full)
+            return out
+
+        lo, hi = lower[free], upper[free]
+        q0 = np.clip(fit.params[free], lo, hi)
+        q0 = np.where(q0 <= lo, lo + 1e-9 * np.maximum(np.abs(lo), 1.0), q0)
+        scale = np.maximum(np.abs(q0), 1e-3)
+        try:
+            sub = poisson_fit(sub_model, counts, q0, lo, hi, scale)
+        except ValueError:  # an infeasible start: keep Fisher's error
+            return math.nan
+        devs.append(sub.deviance - fit.deviance)
+    if not devs:
+        return math.nan
+    curvature = sum(devs) / (len(devs) * h * h)  # Δdeviance ≈ (Δθ/σ)²
+    if not curvature > 0:
+        return math.inf
+    return math.sqrt(1.0 / curvature)
 
 
 # --------------------------------------------------------------------------- 4. g2 under pulsed excitation

@@ -24,7 +24,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -681,8 +681,18 @@ class Catalog:
         time_tagger_resolution_ps: float | None = None,
         spectrometer: str | None = None,
         description: str | None = None,
+        ccd_offset_counts: float | None = None,
+        ccd_read_noise_counts: float | None = None,
+        dark_count_rate_cps: Mapping[int, float] | None = None,
+        timing_jitter_ps: Mapping[int, float] | None = None,
     ) -> dict[str, Any]:
-        """Register an instrument; ``channels`` maps time-tagger input → role (and detector)."""
+        """Register an instrument; ``channels`` maps time-tagger input → role (and detector).
+
+        Facts the analyses use when they are known: the CCD's electronic offset and
+        read noise (the spectrum fit's noise model), and per channel the detector's
+        dark count rate (the blinking off level without a background measurement)
+        and timing jitter (FWHM).
+        """
         name = parse_name(name, "setup name")
         chans: list[SetupChannel] = []
         roles: dict[ChannelRole, int] = {}
@@ -702,7 +712,27 @@ class Catalog:
                     f"channels {roles[role]} and {ch_i} are both sync; a setup has one sync channel"
                 )
             roles[role] = ch_i
-            chans.append(SetupChannel(channel=ch_i, role=role, detector=detector))
+            chans.append(
+                SetupChannel(
+                    channel=ch_i,
+                    role=role,
+                    detector=detector,
+                    dark_count_rate_cps=parse_float(
+                        (dark_count_rate_cps or {}).get(ch_i),
+                        f"dark count rate of channel {ch_i}",
+                        nonnegative=True,
+                    ),
+                    timing_jitter_ps=parse_float(
+                        (timing_jitter_ps or {}).get(ch_i),
+                        f"timing jitter of channel {ch_i}",
+                        nonnegative=True,
+                    ),
+                )
+            )
+        for what, per in (("dark count rate", dark_count_rate_cps), ("timing jitter", timing_jitter_ps)):
+            unknown = sorted(set(map(int, per or {})) - {c.channel for c in chans})
+            if unknown:
+                raise InvalidValueError(f"{what} given for channel(s) {unknown} that the setup does not map")
         with self.session() as s:
             if s.scalar(select(Setup.id).where(Setup.name == name)) is not None:
                 raise AlreadyExistsError(f"setup {name!r} already exists")
@@ -714,6 +744,10 @@ class Catalog:
                     time_tagger_resolution_ps, "time_tagger_resolution_ps", positive=True
                 ),
                 spectrometer=spectrometer,
+                ccd_offset_counts=parse_float(ccd_offset_counts, "ccd_offset_counts"),
+                ccd_read_noise_counts=parse_float(
+                    ccd_read_noise_counts, "ccd_read_noise_counts", nonnegative=True
+                ),
                 channels=chans,
             )
             s.add(obj)
@@ -723,7 +757,15 @@ class Catalog:
     @staticmethod
     def _setup_record(obj: Setup) -> dict[str, Any]:
         r = record(obj)
-        r["channels"] = {str(c.channel): {"role": c.role.value, "detector": c.detector} for c in obj.channels}
+        r["channels"] = {
+            str(c.channel): {
+                "role": c.role.value,
+                "detector": c.detector,
+                "dark_count_rate_cps": c.dark_count_rate_cps,
+                "timing_jitter_ps": c.timing_jitter_ps,
+            }
+            for c in obj.channels
+        }
         return r
 
     def list_setups(self) -> list[dict[str, Any]]:
@@ -937,6 +979,8 @@ class Catalog:
         except BaseException:
             self._discard_asset(asset.id)
             raise
+        if ingest.duration_s is not None:  # what the data showed, set by the writer's caller
+            spec = replace(spec, duration_s=ingest.duration_s)
         ingest.measurement_id = self._commit_asset(
             asset.id,
             spec,
@@ -1388,6 +1432,7 @@ class TimeTagIngest:
         self._writer: TimeTagWriter | None = None
         self.measurement_id: int | None = None
         self.summary: StoredSummary | None = None
+        self.duration_s: float | None = None  # set before the end of the block to override the spec's
 
     def append(
         self, timestamps_ps: np.ndarray, channels: np.ndarray, nanotimes: np.ndarray | None = None

@@ -117,12 +117,40 @@ def alembic_config(database_url: str) -> Any:
     return cfg
 
 
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Any]:
+    """A connection to migrate on, in one transaction.
+
+    On SQLite, ALTER TABLE rebuilds a table (copy, drop, rename): with foreign
+    keys enforced, dropping a table others refer to fails. They are switched off
+    for the migration (outside the transaction, where SQLite honours it), the
+    whole database is checked with ``foreign_key_check`` before the commit, and
+    they are switched on again.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise ConfigError(f"the migration broke {len(broken)} foreign key(s): {broken[:3]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` on the database behind ``engine``."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    with migration_connection(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
@@ -131,7 +159,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    with migration_connection(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
 

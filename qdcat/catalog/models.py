@@ -226,6 +226,9 @@ class Setup(Base):
         CheckConstraint(
             "time_tagger_resolution_ps IS NULL OR time_tagger_resolution_ps > 0", name="resolution_positive"
         ),
+        CheckConstraint(
+            "ccd_read_noise_counts IS NULL OR ccd_read_noise_counts >= 0", name="read_noise_nonneg"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -234,6 +237,9 @@ class Setup(Base):
     time_tagger_model: Mapped[str | None] = mapped_column(String(100))
     time_tagger_resolution_ps: Mapped[float | None] = mapped_column(Float)
     spectrometer: Mapped[str | None] = mapped_column(String(200))
+    # Facts of the camera that the spectrum fit's noise model needs (NULL: estimated from the data).
+    ccd_offset_counts: Mapped[float | None] = mapped_column(Float)
+    ccd_read_noise_counts: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     channels: Mapped[list[SetupChannel]] = relationship(
@@ -245,12 +251,19 @@ class SetupChannel(Base):
     """What is plugged into one time-tagger input of a setup."""
 
     __tablename__ = "setup_channel"
-    __table_args__ = (CheckConstraint("channel >= 0 AND channel <= 255", name="channel_range"),)
+    __table_args__ = (
+        CheckConstraint("channel >= 0 AND channel <= 255", name="channel_range"),
+        CheckConstraint("dark_count_rate_cps IS NULL OR dark_count_rate_cps >= 0", name="dark_rate_nonneg"),
+        CheckConstraint("timing_jitter_ps IS NULL OR timing_jitter_ps >= 0", name="jitter_nonneg"),
+    )
 
     setup_id: Mapped[int] = mapped_column(ForeignKey("setup.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[int] = mapped_column(Integer, primary_key=True)
     role: Mapped[ChannelRole] = mapped_column(_enum(ChannelRole, "channel_role"))
     detector: Mapped[str | None] = mapped_column(String(100))
+    # The detector's dark count rate (laser off) and timing jitter (FWHM), when known.
+    dark_count_rate_cps: Mapped[float | None] = mapped_column(Float)
+    timing_jitter_ps: Mapped[float | None] = mapped_column(Float)
 
     setup: Mapped[Setup] = relationship(back_populates="channels")
 

@@ -241,8 +241,11 @@ def ingest(
     integration_time_s: Annotated[float | None, typer.Option()] = None,
     operator: Annotated[str | None, typer.Option()] = None,
     series_name: Annotated[str | None, typer.Option()] = None,
-    series_index: Annotated[int | None, typer.Option()] = None,
+    series_index: Annotated[int | None, typer.Option(min=0, max=2**31 - 1)] = None,
     set_file: Annotated[Path | None, typer.Option(help="Becker & Hickl .set file for an .spc.")] = None,
+    allow_truncated: Annotated[
+        bool, typer.Option(help="Keep the complete records of a truncated .ht3/.pt3/.t3r/.spc file.")
+    ] = False,
     register: Annotated[
         Path | None,
         typer.Option(help="session.toml: first add the samples, specimens, dots and setups it lists."),
@@ -289,6 +292,7 @@ def ingest(
                 series_name=series_name,
                 series_index=series_index,
                 set_file=set_file,
+                allow_truncated=allow_truncated,
             )
             for f in files
         ]
@@ -347,8 +351,10 @@ def ingest(
 def simulate(
     out: Annotated[Path, typer.Argument(help="New folder for the simulated session.")],
     quick: Annotated[bool, typer.Option(help="A few dots, short acquisitions (seconds to run).")] = False,
-    dots: Annotated[int | None, typer.Option(help="Dots of the main sample (default 72; quick: 6).")] = None,
-    seed: Annotated[int, typer.Option()] = 2026,
+    dots: Annotated[
+        int | None, typer.Option(min=1, max=10_000, help="Dots of the main sample (default 72; quick: 6).")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 2026,
 ) -> None:
     """Simulate a single-dot study as a session folder of real-format files, a manifest and the truth."""
     from dataclasses import replace
@@ -657,9 +663,36 @@ def setup_add(
     time_tagger_resolution_ps: Annotated[float | None, typer.Option()] = None,
     spectrometer: Annotated[str | None, typer.Option()] = None,
     description: Annotated[str | None, typer.Option()] = None,
+    ccd_offset_counts: Annotated[
+        float | None, typer.Option(help="The camera's electronic offset (bias), counts per pixel.")
+    ] = None,
+    ccd_read_noise_counts: Annotated[
+        float | None, typer.Option(help="The camera's read noise (1σ), counts.")
+    ] = None,
+    dark_cps: Annotated[
+        list[str] | None,
+        typer.Option("--dark-cps", help="CHANNEL=RATE: a detector's dark count rate (counts/s), repeatable."),
+    ] = None,
+    jitter_ps: Annotated[
+        list[str] | None,
+        typer.Option("--jitter-ps", help="CHANNEL=FWHM: a detector's timing jitter (ps), repeatable."),
+    ] = None,
 ) -> None:
-    """Register a setup and which time-tagger input is which detector."""
+    """Register a setup: which time-tagger input is which detector, and facts the analyses use.
+
+    Example: qdcat setup add microPL --channel 0=hbt_a --channel 1=hbt_b --channel 64=sync
+    --dark-cps 0=250 --dark-cps 1=300 --ccd-offset-counts 600 --ccd-read-noise-counts 4.5
+    """
     from qdcat.errors import InvalidValueError
+
+    def per_channel(values: list[str] | None, option: str) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for spec in values or []:
+            ch, sep, value = spec.partition("=")
+            if not sep or not ch.strip().isdigit() or not value.strip():
+                raise InvalidValueError(f"{option} {spec!r} must look like 0=250 (CHANNEL=VALUE)")
+            out[int(ch)] = value
+        return out
 
     channels: dict[int, tuple[str, str | None]] = {}
     for spec in channel or []:
@@ -678,6 +711,10 @@ def setup_add(
             time_tagger_resolution_ps=time_tagger_resolution_ps,
             spectrometer=spectrometer,
             description=description,
+            ccd_offset_counts=ccd_offset_counts,
+            ccd_read_noise_counts=ccd_read_noise_counts,
+            dark_count_rate_cps=per_channel(dark_cps, "--dark-cps"),
+            timing_jitter_ps=per_channel(jitter_ps, "--jitter-ps"),
         )
     say(f"added setup {rec['name']} with {len(rec['channels'])} channel(s)")
 
@@ -911,6 +948,9 @@ def worker(
                 + (f" ({o.error})" if o.error else "")
             )
 
+        def on_wait(reason: str, seconds: float) -> None:
+            say(f"database unreachable ({reason}); retrying in {seconds:.0f} s")
+
         outs = jobs.work(
             cat,
             analyses=analysis,
@@ -1049,6 +1089,18 @@ WhereOpt = Annotated[
     ),
 ]
 SampleOpt = Annotated[list[str] | None, typer.Option("--sample", help="Only these samples.")]
+FlaggedOpt = Annotated[
+    bool,
+    typer.Option("--include-flagged", help="Keep results whose quantity failed QC (left out by default)."),
+]
+
+
+def _say_flagged(n: int, reasons: tuple[str, ...] = ()) -> None:
+    if n:
+        why = f" ({'; '.join(reasons)})" if reasons else ""
+        say(f"left out {n} result(s) that failed QC{why}; --include-flagged keeps them")
+
+
 SourceOpt = Annotated[
     str, typer.Option("--from", help="'dots' (one row per dot) or an analysis name (one row per result).")
 ]
@@ -1168,6 +1220,7 @@ def stats(
     source: SourceOpt = "dots",
     sample: SampleOpt = None,
     where: WhereOpt = None,
+    include_flagged: FlaggedOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -1175,7 +1228,10 @@ def stats(
     from qdcat.query import api as q
 
     with _catalog(ctx) as cat:
-        df = q.population(cat, param, by=by, source=source, sample=sample, where=where)
+        df = q.population(
+            cat, param, by=by, source=source, sample=sample, where=where, include_flagged=include_flagged
+        )
+    _say_flagged(df.attrs.get("flagged", 0), df.attrs.get("flagged_reasons", ()))
     df = df.reset_index()
     _emit_frame(df, as_json=as_json, as_csv=as_csv, parquet=None, title=f"{param}")
 
@@ -1190,13 +1246,25 @@ def correlate(
     source: SourceOpt = "dots",
     sample: SampleOpt = None,
     where: WhereOpt = None,
+    include_flagged: FlaggedOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Pearson and Spearman correlation (with p-values) and a linear fit with uncertainties."""
     from qdcat.query import api as q
 
     with _catalog(ctx) as cat:
-        res = q.correlation(cat, x, y, by=by, source=source, weighted=weighted, sample=sample, where=where)
+        res = q.correlation(
+            cat,
+            x,
+            y,
+            by=by,
+            source=source,
+            weighted=weighted,
+            sample=sample,
+            where=where,
+            include_flagged=include_flagged,
+        )
+    _say_flagged(next(iter(res.values())).n_flagged if res else 0)
     rows = [{"group": g, **c.as_dict()} for g, c in res.items()]
     if as_json:
         render_rows(rows, pick_format(True, False))
@@ -1213,14 +1281,42 @@ def compare(
     by: Annotated[str, typer.Option(help="The field the two groups are values of.")] = "sample",
     source: SourceOpt = "dots",
     where: WhereOpt = None,
+    include_flagged: FlaggedOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Two populations compared: medians, means, Kolmogorov–Smirnov, Mann–Whitney, effect sizes."""
     from qdcat.query import api as q
 
     with _catalog(ctx) as cat:
-        c = q.comparison(cat, param, samples, by=by, source=source, where=where)
+        c = q.comparison(
+            cat, param, samples, by=by, source=source, where=where, include_flagged=include_flagged
+        )
+    _say_flagged(c.n_flagged)
     render_record(c.as_dict(), pick_format(as_json, False), title=f"{param}: {samples[0]} vs {samples[-1]}")
+
+
+@app.command()
+def blinking(
+    ctx: typer.Context,
+    by: Annotated[str | None, typer.Option(help="One exponent pair per value of this field.")] = "sample",
+    sample: SampleOpt = None,
+    where: WhereOpt = None,
+    min_trace_s: Annotated[float, typer.Option(help="Only dots with a trace at least this long (s).")] = 0.0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Blinking exponents per sample, pooled over its dots' on and off times (discrete power-law ML).
+
+    A dot's trace holds few off periods, so its own exponent is weak (and fails
+    QC under 10 periods); the pooled fit is the population answer.
+
+    Example: qdcat blinking --by sample --min-trace-s 10
+    """
+    from qdcat.query import api as q
+
+    with _catalog(ctx) as cat:
+        res = q.pooled_blinking(cat, by=by, sample=sample, where=where, min_trace_s=min_trace_s)
+    render_rows([r.__dict__ for r in res], pick_format(as_json, as_csv), title="pooled blinking exponents")
 
 
 FigOpt = Annotated[
@@ -1254,13 +1350,16 @@ def plot_hist(
     source: SourceOpt = "dots",
     sample: SampleOpt = None,
     where: WhereOpt = None,
+    include_flagged: FlaggedOpt = False,
 ) -> None:
-    """Histogram of a population, one overlay per group, with normal fits."""
+    """Histogram of a population, one overlay per group, with normal fits (QC failures left out)."""
     from qdcat import plots
     from qdcat.query import figures
 
     with _catalog(ctx) as cat:
-        fig = figures.population_histogram(cat, param, by=by, source=source, sample=sample, where=where)
+        fig = figures.population_histogram(
+            cat, param, by=by, source=source, sample=sample, where=where, include_flagged=include_flagged
+        )
     say(str(plots.save_figure(fig, output)))
 
 
@@ -1274,13 +1373,16 @@ def plot_scatter(
     source: SourceOpt = "dots",
     sample: SampleOpt = None,
     where: WhereOpt = None,
+    include_flagged: FlaggedOpt = False,
 ) -> None:
-    """Scatter of two fields with error bars and a regression line."""
+    """Scatter of two fields with error bars and a regression line (QC failures left out)."""
     from qdcat import plots
     from qdcat.query import figures
 
     with _catalog(ctx) as cat:
-        fig = figures.population_scatter(cat, x, y, by=by, source=source, sample=sample, where=where)
+        fig = figures.population_scatter(
+            cat, x, y, by=by, source=source, sample=sample, where=where, include_flagged=include_flagged
+        )
     say(str(plots.save_figure(fig, output)))
 
 

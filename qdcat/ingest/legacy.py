@@ -129,8 +129,8 @@ def _open_picoquant(path: Path, suffix: str, allow_truncated: bool) -> LegacySou
             raise ReaderError(
                 path,
                 f"truncated: the {fmt.name} header announces {announced} records but the file holds "
-                f"{len(records)} ({path.stat().st_size} bytes); {_REREAD} (or pass allow_truncated=True "
-                "to read the records that are there)",
+                f"{len(records)} ({path.stat().st_size} bytes); {_REREAD} (or ingest it with "
+                "--allow-truncated to read the records that are there)",
             )
         truncated = {"records_announced": announced, "records_present": len(records)}
     events = fmt.decode(np.asarray(records, dtype=np.uint32))
@@ -296,7 +296,11 @@ def _decode_timeharp_t3r(records: np.ndarray) -> _Events:
     # adds a wrap for marker records. Layout as in PicoQuant's T3R demo and tsbischof/libpicoquant.
     overflow = ~valid & ((data & 0x800) != 0)
     marker = ~valid & ~overflow & ((data & 0x7) != 0)
-    events = _assemble(np.cumsum(overflow) * 65536 + timetag, valid, route, data, marker, data & 0x7)
+    # The TimeHarp 200 runs in reverse start–stop: the photon starts the TAC and the next sync
+    # stops it, so the 12-bit reading falls as the delay after the pulse grows. Stored flipped
+    # (4095 − reading), nanotimes rise with the delay like every other format's.
+    nanotime = np.where(valid, 4095 - data, data)
+    events = _assemble(np.cumsum(overflow) * 65536 + timetag, valid, route, nanotime, marker, data & 0x7)
     events.stats.update(
         n_overflow_records=int(overflow.sum()),
         n_dropped_records=int((~valid & ~overflow & ~marker).sum()),
@@ -471,7 +475,7 @@ def _check_spc_words(
             raise ReaderError(
                 path,
                 f"truncated mid-record: {size} bytes is not a whole number of 4-byte records; {_REREAD} "
-                "(or pass allow_truncated=True to read the whole records)",
+                "(or ingest it with --allow-truncated to read the whole records)",
             )
         tags["truncated"] = {"partial_record_bytes": size % 4}
     raw = np.fromfile(path, dtype="<u4")

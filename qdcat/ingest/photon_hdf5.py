@@ -228,7 +228,7 @@ def write_photon_hdf5(
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise InvalidValueError(f"{path} exists; pass overwrite=True to replace it")
+        raise InvalidValueError(f"{path} exists; choose another file name, or replace it with --overwrite")
     if not (math.isfinite(resolution_ps) and resolution_ps > 0):
         raise InvalidValueError(f"resolution_ps must be positive and finite, not {resolution_ps}")
     ts, ch, nt = _gather(timestamps_ps, channels, nanotimes)

@@ -80,6 +80,7 @@ class IngestItem:
     label: str | None = None
     notes: str | None = None
     set_file: Path | None = None
+    allow_truncated: bool = False  # keep the complete records of a truncated legacy file
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,9 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def open_timetag_file(path: Path, *, set_file: Path | None = None) -> TimeTagSource:
+def open_timetag_file(
+    path: Path, *, set_file: Path | None = None, allow_truncated: bool = False
+) -> TimeTagSource:
     """A reader for any supported time-tag format, chosen by suffix."""
     suffix = path.suffix.lower()
     if suffix == ".ptu":
@@ -111,7 +114,7 @@ def open_timetag_file(path: Path, *, set_file: Path | None = None) -> TimeTagSou
     if suffix in (".ht3", ".pt3", ".t3r", ".spc"):
         from qdcat.ingest.legacy import open_legacy
 
-        return open_legacy(path, set_file=set_file)
+        return open_legacy(path, set_file=set_file, allow_truncated=allow_truncated)
     if suffix in HDF5_SUFFIXES:
         from qdcat.ingest.photon_hdf5 import open_photon_hdf5
 
@@ -212,6 +215,19 @@ def _settings_for(item: IngestItem, header: Any | None) -> SettingsSpec:
     return SettingsSpec(**given, snapshot=snapshot)
 
 
+def acquisition_duration_s(header_s: float | None, last_event_ps: int) -> float | None:
+    """The acquisition's length: the header's, unless the time tags end well before it (a run
+    stopped early records the time it was set to, not the time it ran) or run past it."""
+    span = last_event_ps / 1e12
+    if span <= 0:
+        return header_s
+    if header_s is None or header_s <= 0:
+        return span
+    if span < 0.5 * header_s or span > 1.01 * header_s:
+        return span
+    return header_s
+
+
 def _file_start_time(header: Any) -> Any:
     created = header.tags.get("File_CreatingTime") if header is not None else None
     if isinstance(created, str):
@@ -267,7 +283,7 @@ def ingest_file(
         )
         return IngestOutcome(path, "ingested", mid, int(next(iter(arrays.values())).size), what)
 
-    src = open_timetag_file(path, set_file=item.set_file)
+    src = open_timetag_file(path, set_file=item.set_file, allow_truncated=item.allow_truncated)
     header = src.header
     roles = cat.channel_roles(item.setup) if item.setup else None
     settings = _settings_for(item, header)
@@ -281,15 +297,22 @@ def ingest_file(
         nanotime_resolution_ps=header.nanotime_resolution_ps if t3 else None,
         attrs={"source": path.name, "format": header.format, "mode": header.mode},
     ) as w:
+        last_ps = 0
         for block in src.iter_blocks(block_records):
             w.append(block.timestamps_ps, block.channels, block.nanotimes if t3 else None)
+            if len(block):
+                last_ps = int(block.timestamps_ps[-1])
             if on_events:
                 on_events(len(block))
         counts = w.channel_counts()
         _check_channels(path, counts, roles, item.setup, kind)
-    return IngestOutcome(
-        path, "ingested", w.measurement_id, int(counts.sum()), f"{header.format} {header.mode}"
-    )
+        w.duration_s = acquisition_duration_s(header.acquisition_s, last_ps)
+    note = f"{header.format} {header.mode}"
+    if t3 and not header.nanotime_resolution_ps:
+        note += (
+            "; nanotime unit unknown (no .set file): for a decay, delete it and ingest again with --set-file"
+        )
+    return IngestOutcome(path, "ingested", w.measurement_id, int(counts.sum()), note)
 
 
 def ingest_many(

@@ -26,6 +26,7 @@ from qdcat.catalog.models import (
     Measurement,
     RawAsset,
     Sample,
+    Setup,
     SetupChannel,
     Specimen,
 )
@@ -68,18 +69,44 @@ class Scope:
 
 @functools.cache
 def _roles_query() -> Any:
-    return select(SetupChannel.setup_id, SetupChannel.channel, SetupChannel.role).where(
-        SetupChannel.setup_id.in_(bindparam("setups", expanding=True))
-    )
+    return select(
+        SetupChannel.setup_id,
+        SetupChannel.channel,
+        SetupChannel.role,
+        SetupChannel.dark_count_rate_cps,
+        SetupChannel.timing_jitter_ps,
+    ).where(SetupChannel.setup_id.in_(bindparam("setups", expanding=True)))
 
 
-def _roles(s: Session, setup_ids: Iterable[int]) -> dict[int, dict[str, tuple[int, ...]]]:
-    out: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+@dataclass(frozen=True)
+class _SetupChannels:
+    roles: dict[str, tuple[int, ...]]
+    dark_cps: dict[int, float | None]
+    jitter_ps: dict[int, float | None]
+
+    def dark(self, detectors: Iterable[int]) -> float | None:
+        rates = [self.dark_cps.get(c) for c in detectors]
+        return float(sum(rates)) if rates and all(r is not None for r in rates) else None  # type: ignore[misc]
+
+    def jitter(self, arm: Iterable[int]) -> float | None:
+        values = [self.jitter_ps.get(c) for c in arm]
+        return max(values) if values and all(v is not None for v in values) else None  # type: ignore[type-var]
+
+
+def _roles(s: Session, setup_ids: Iterable[int]) -> dict[int, _SetupChannels]:
+    roles: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    dark: dict[int, dict[int, float | None]] = defaultdict(dict)
+    jitter: dict[int, dict[int, float | None]] = defaultdict(dict)
     ids = list(set(setup_ids))
     if ids:
-        for setup_id, channel, role in s.execute(_roles_query(), {"setups": ids}):
-            out[setup_id][_value(role)].append(int(channel))
-    return {k: {r: tuple(sorted(c)) for r, c in v.items()} for k, v in out.items()}
+        for setup_id, channel, role, dark_cps, jitter_ps in s.execute(_roles_query(), {"setups": ids}):
+            roles[setup_id][_value(role)].append(int(channel))
+            dark[setup_id][int(channel)] = dark_cps
+            jitter[setup_id][int(channel)] = jitter_ps
+    return {
+        k: _SetupChannels({r: tuple(sorted(c)) for r, c in v.items()}, dark[k], jitter[k])
+        for k, v in roles.items()
+    }
 
 
 def _value(x: Any) -> str:
@@ -139,6 +166,8 @@ _COLUMNS = (
     Sample.material,
     Sample.decay_rate_solution_per_us,
     Dot.label,
+    Setup.ccd_offset_counts,
+    Setup.ccd_read_noise_counts,
 )
 
 
@@ -154,6 +183,7 @@ def _base_query() -> Any:
         .join(Sample, Sample.id == Specimen.sample_id)
         .outerjoin(InstrumentSettings, InstrumentSettings.measurement_id == Measurement.id)
         .outerjoin(Dot, Dot.id == Measurement.dot_id)
+        .outerjoin(Setup, Setup.id == Measurement.setup_id)
         .order_by(Measurement.id)
     )
 
@@ -209,9 +239,11 @@ def load(
         mid, kind, spec_id, dot_id, setup_id, duration_s, series_name, series_index,
         data_kind, has_nanotimes, resolution_ps, nanotime_res, channel_counts, data_sha256, store_path,
         mode, wavelength, intensity, rep_rate, spec_name, purpose, smp_name, material, gamma, dot_label,
+        ccd_offset, ccd_read_noise,
     ) in rows:  # fmt: skip
         counts = {str(k): int(v) for k, v in (channel_counts or {}).items()}
-        det, ha, hb, sync, source = channel_groups(counts, roles.get(setup_id) if setup_id else None)
+        chans = roles.get(setup_id) if setup_id else None
+        det, ha, hb, sync, source = channel_groups(counts, chans.roles if chans else None)
         acqs.append(
             Acquisition(
                 measurement_id=mid,
@@ -239,6 +271,11 @@ def load(
                 series_index=series_index,
                 data_sha256=data_sha256 or "",
                 store_path=store_path,
+                dark_cps=chans.dark(det) if chans else None,
+                jitter_a_ps=chans.jitter(ha) if chans and ha else None,
+                jitter_b_ps=chans.jitter(hb) if chans and hb else None,
+                ccd_offset_counts=ccd_offset,
+                ccd_read_noise_counts=ccd_read_noise,
             )
         )
         where[mid] = _Where(

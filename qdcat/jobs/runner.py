@@ -541,7 +541,14 @@ def _result_values(analysis: Analysis, row: Mapping[str, Any]) -> dict[str, Any]
     if unknown:
         raise InvalidValueError(f"{analysis.name} computed undeclared result columns {sorted(unknown)}")
     flags = row.get("flags") or ()
-    out: dict[str, Any] = {"flags": flags if isinstance(flags, str) else flags_text(flags)}
+    flag_list = flags.split() if isinstance(flags, str) else list(flags)
+    qc = analysis.qc(flag_list)
+    out: dict[str, Any] = {
+        "flags": flags_text(flag_list),
+        "qc": qc.verdict,
+        "qc_failed": " ".join(qc.failed)[:255],
+        "qc_reason": qc.reason,
+    }
     for k, v in row.items():
         if k == "flags":
             continue
@@ -558,7 +565,9 @@ def _result_values(analysis: Analysis, row: Mapping[str, Any]) -> dict[str, Any]
             )
         out[k] = v
     missing = [
-        c.name for c in table.columns if c.name not in out and c.name not in KEY_COLUMNS and not c.nullable
+        c.name
+        for c in table.columns
+        if c.name not in out and c.name not in KEY_COLUMNS and not c.nullable and c.server_default is None
     ]
     if missing:
         raise InvalidValueError(f"{analysis.name} computed no value for {missing}")

@@ -19,8 +19,9 @@ expressions over the whitelisted field names below — never into SQL text.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
 from qdcat import analyses as registry
+from qdcat.analyses._base import QC_COLUMNS, QC_FAIL
 from qdcat.catalog.api import Catalog
 from qdcat.catalog.models import (
     AnalysisRun,
@@ -44,8 +46,29 @@ from qdcat.query.stats import Comparison, Correlation, compare, correlate, group
 
 
 def dot_columns() -> dict[str, dict[str, str]]:
-    """Per analysis: dots-view name → result column, as each analysis declares (``Column.dots``)."""
-    return {a.name: a.dots_columns() for a in registry.registry().values() if a.dots_columns()}
+    """Per analysis: dots-view name → result column, as each analysis declares (``Column.dots``).
+
+    Each analysis shown there also brings its QC verdict: ``<analysis>_qc`` (pass,
+    partial, fail), ``<analysis>_qc_failed`` (the quantities that failed) and
+    ``<analysis>_qc_reason``.
+    """
+    out = {}
+    for a in registry.registry().values():
+        cols = a.dots_columns()
+        if cols:
+            out[a.name] = cols | {f"{a.name}_{c}": c for c in (*QC_COLUMNS, "run_id")}
+    return out
+
+
+def _owner(source: str, name: str) -> tuple[str, str] | None:
+    """(analysis, result column) behind a field of a view, or None for identity/settings fields."""
+    if source == "dots":
+        for analysis, cols in dot_columns().items():
+            if name in cols and cols[name] not in (*QC_COLUMNS, "run_id"):
+                return analysis, cols[name]
+        return None
+    a = registry.get(source)
+    return (a.name, name) if name in a.result_names() and name not in (*QC_COLUMNS, "flags") else None
 
 
 _IDENTITY = {
@@ -260,13 +283,53 @@ def results(
 # ----------------------------------------------------------------------------- statistics over views
 
 
-def _view(
-    cat: Catalog, source: str, needed: Iterable[str], *, by: str | None, **select_kw: Any
-) -> pd.DataFrame:
-    cols = list(dict.fromkeys([*needed, *([by] if by else [])]))
-    if source == "dots":
-        return dots(cat, columns=cols, **select_kw)
-    return results(cat, source, columns=cols, **select_kw)
+@dataclass(frozen=True)
+class View:
+    """Rows for a population answer, and how many results QC left out of it."""
+
+    frame: pd.DataFrame
+    flagged: int  # rows dropped because a quantity asked for failed QC
+    reasons: tuple[str, ...]  # the QC reasons of the rows dropped, most frequent first
+
+
+def population_rows(
+    cat: Catalog,
+    source: str,
+    needed: Iterable[str],
+    *,
+    by: str | None,
+    include_flagged: bool = False,
+    **select_kw: Any,
+) -> View:
+    """The columns ``needed`` (and ``by``) of a view, without rows whose needed quantities failed QC."""
+    needed = list(needed)
+    owners = {p: o for p in needed if (o := _owner(source, p)) is not None}
+    qc_cols: dict[str, tuple[str, str, str]] = {}
+    for analysis, _ in owners.values():
+        qc_cols[analysis] = (
+            tuple(f"{analysis}_{c}" for c in QC_COLUMNS) if source == "dots" else QC_COLUMNS  # type: ignore[assignment]
+        )
+    extra = [c for trio in qc_cols.values() for c in trio]
+    cols = list(dict.fromkeys([*needed, *([by] if by else []), *extra]))
+    df = (
+        dots(cat, columns=cols, **select_kw)
+        if source == "dots"
+        else results(cat, source, columns=cols, **select_kw)
+    )
+    if include_flagged or not owners:
+        return View(df.drop(columns=[c for c in extra if c not in needed and c != by]), 0, ())
+    bad = pd.Series(False, index=df.index)
+    reasons: list[str] = []
+    for p, (analysis, column) in owners.items():
+        verdict, failed, reason = (df[c] for c in qc_cols[analysis])
+        base = column[:-4] if column.endswith("_err") else column
+        fails = (verdict == QC_FAIL) | failed.fillna("").map(lambda f, b=base: b in f.split())
+        drop = df[p].notna() & fails
+        reasons += [r for r in reason[drop & ~bad].fillna("") if r]
+        bad |= drop
+    counts = pd.Series(reasons, dtype=object).value_counts()
+    keep = df[~bad].drop(columns=[c for c in extra if c not in needed and c != by])
+    return View(keep, int(bad.sum()), tuple(str(r) for r in counts.index[:3]))
 
 
 def _numeric(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -282,14 +345,23 @@ def population(
     *,
     by: str | None = None,
     source: str = "dots",
+    include_flagged: bool = False,
     **select_kw: Any,
 ) -> pd.DataFrame:
-    """n, mean, SD, median, range and a normal fit of ``param``, per group of ``by`` (e.g. "sample")."""
-    df = _view(cat, source, [param], by=by, **select_kw)
+    """n, mean, SD, median, range and a normal fit of ``param``, per group of ``by`` (e.g. "sample").
+
+    Results whose ``param`` failed QC are left out unless ``include_flagged``; the
+    frame's ``attrs["flagged"]`` says how many, ``attrs["flagged_reasons"]`` why.
+    """
+    view = population_rows(cat, source, [param], by=by, include_flagged=include_flagged, **select_kw)
+    df = view.frame
     if df.empty:
-        raise InvalidValueError("no rows match the selection; check the filter and that results exist")
+        raise InvalidValueError(_empty(view))
     df[param] = _numeric(df, param)
-    return group_describe(df, param, by)
+    out = group_describe(df, param, by)
+    out.attrs["flagged"] = view.flagged
+    out.attrs["flagged_reasons"] = view.reasons
+    return out
 
 
 def correlation(
@@ -300,6 +372,7 @@ def correlation(
     by: str | None = None,
     source: str = "dots",
     weighted: bool = False,
+    include_flagged: bool = False,
     **select_kw: Any,
 ) -> dict[str, Correlation]:
     """Pearson, Spearman and a linear fit of ``y`` against ``x``, per group (key "all" without ``by``).
@@ -307,19 +380,23 @@ def correlation(
     ``weighted`` uses ``<y>_err`` (when the view has it) for a 1/σ² weighted fit as well.
     """
     needed = [x, y] + ([f"{y}_err"] if weighted else [])
-    df = _view(cat, source, needed, by=by, **select_kw)
+    view = population_rows(cat, source, needed, by=by, include_flagged=include_flagged, **select_kw)
+    df = view.frame
     if df.empty:
-        raise InvalidValueError("no rows match the selection; check the filter and that results exist")
+        raise InvalidValueError(_empty(view))
     groups = df.groupby(by, dropna=False) if by else [("all", df)]
     out = {}
     for key, g in groups:
         key = key[0] if isinstance(key, tuple) else key
-        out[str(key)] = correlate(
-            _numeric(g, x),
-            _numeric(g, y),
-            x_name=x,
-            y_name=y,
-            y_err=_numeric(g, f"{y}_err") if weighted else None,
+        out[str(key)] = replace(
+            correlate(
+                _numeric(g, x),
+                _numeric(g, y),
+                x_name=x,
+                y_name=y,
+                y_err=_numeric(g, f"{y}_err") if weighted else None,
+            ),
+            n_flagged=view.flagged,
         )
     return out
 
@@ -331,12 +408,14 @@ def comparison(
     *,
     by: str = "sample",
     source: str = "dots",
+    include_flagged: bool = False,
     **select_kw: Any,
 ) -> Comparison:
     """Two groups of ``by`` (e.g. two samples) compared on ``param``: means, medians, KS, Mann–Whitney."""
     if len(groups) != 2:
         raise InvalidValueError(f"compare exactly two groups, got {len(groups)}: {', '.join(groups)}")
-    df = _view(cat, source, [param], by=by, **select_kw)
+    view = population_rows(cat, source, [param], by=by, include_flagged=include_flagged, **select_kw)
+    df = view.frame
     values = []
     for g in groups:
         sel = df[df[by].astype(str) == g]
@@ -344,4 +423,100 @@ def comparison(
             known = ", ".join(sorted(df[by].dropna().astype(str).unique())) or "none"
             raise InvalidValueError(f"no {by} {g!r} with {param} in the selection; known: {known}")
         values.append(_numeric(sel, param))
-    return compare(values[0], values[1], a_name=groups[0], b_name=groups[1])
+    return replace(compare(values[0], values[1], a_name=groups[0], b_name=groups[1]), n_flagged=view.flagged)
+
+
+def _empty(view: View) -> str:
+    if view.flagged:
+        why = "; ".join(view.reasons)
+        return (
+            f"no rows left: all {view.flagged} matching results failed QC ({why}); "
+            "pass include_flagged (--include-flagged) to see them"
+        )
+    return "no rows match the selection; check the filter and that results exist"
+
+
+# ----------------------------------------------------------------------------- pooled blinking exponents
+
+
+@dataclass(frozen=True)
+class PooledExponents:
+    """Per group: the ML power-law exponent of every dot's on and off times together."""
+
+    group: str
+    n_dots: int
+    n_on_periods: int
+    k_on: float
+    k_on_err: float
+    n_off_periods: int
+    k_off: float
+    k_off_err: float
+    flags: str
+
+
+def pooled_blinking(
+    cat: Catalog,
+    *,
+    by: str | None = "sample",
+    sample: str | Sequence[str] | None = None,
+    specimen: str | None = None,
+    where: str | None = None,
+    min_trace_s: float = 0.0,
+) -> list[PooledExponents]:
+    """Blinking exponents per group from the pooled dwell times of its dots (ML, each trace its own x_max).
+
+    The population answer to "what k_off do this sample's dots have": a dot's
+    few periods pin its own exponent down poorly, the pooled likelihood does
+    not. Each dot contributes its representative blinking result (as in the
+    dots view) with a trace of at least ``min_trace_s``; results whose on/off
+    split failed QC (levels not resolved, state unknown) are left out.
+    """
+    from qdcat.analysis.powerlaw import power_law_ml_pooled
+    from qdcat.jobs import derived_arrays
+
+    cols = [
+        "dot",
+        "blinking_run_id",
+        "trace_duration_s",
+        "blinking_bin_ms",
+        "blinking_qc",
+        *([by] if by else []),
+    ]
+    df = dots(cat, sample=sample, specimen=specimen, where=where, columns=list(dict.fromkeys(cols)))
+    df = df[df["blinking_run_id"].notna() & (df["blinking_qc"] != QC_FAIL)]
+    df = df[df["trace_duration_s"].fillna(0.0) >= min_trace_s]
+    if df.empty:
+        raise InvalidValueError("no dot with a blinking result that passed QC matches the selection")
+    out = []
+    for key, g in df.groupby(by, dropna=False) if by else [("all", df)]:
+        pools: dict[str, list[tuple[Any, int]]] = {"on": [], "off": []}
+        for _, r in g.iterrows():
+            arrays = derived_arrays(cat, int(r["blinking_run_id"]))
+            bin_s = float(r["blinking_bin_ms"]) * 1e-3
+            n_bins = round(float(r["trace_duration_s"]) / bin_s)
+            for state in pools:
+                d = np.round(np.asarray(arrays.get(f"{state}_durations_s", []), dtype=np.float64) / bin_s)
+                pools[state].append((d, n_bins))
+        fits = {}
+        for state, groups in pools.items():
+            try:
+                fits[state] = power_law_ml_pooled(groups)
+            except InvalidValueError:
+                fits[state] = None
+        flags = [f"{s}:{f}" for s, fit in fits.items() if fit is not None for f in fit.flags]
+        flags += [f"no_{s}_periods" for s, fit in fits.items() if fit is None]
+        on, off = fits["on"], fits["off"]
+        out.append(
+            PooledExponents(
+                group=str(key[0] if isinstance(key, tuple) else key),
+                n_dots=len(g),
+                n_on_periods=on.n_periods if on else 0,
+                k_on=on.k if on else math.nan,
+                k_on_err=on.k_err if on else math.nan,
+                n_off_periods=off.n_periods if off else 0,
+                k_off=off.k if off else math.nan,
+                k_off_err=off.k_err if off else math.nan,
+                flags=" ".join(flags),
+            )
+        )
+    return out

@@ -53,27 +53,49 @@ def measurement_figures(cat: Catalog, measurement_id: int) -> dict[str, Any]:
     return figs
 
 
+def _left_out(view: q.View) -> str:
+    return f" ({view.flagged} flagged left out)" if view.flagged else ""
+
+
 def population_histogram(
-    cat: Catalog, param: str, *, by: str | None = "sample", source: str = "dots", **select_kw: Any
+    cat: Catalog,
+    param: str,
+    *,
+    by: str | None = "sample",
+    source: str = "dots",
+    include_flagged: bool = False,
+    **select_kw: Any,
 ) -> Any:
-    df = q._view(cat, source, [param], by=by, **select_kw)
+    """Histogram of ``param`` per group; results whose ``param`` failed QC are left out (and counted)."""
+    view = q.population_rows(cat, source, [param], by=by, include_flagged=include_flagged, **select_kw)
+    df = view.frame
     if df.empty:
-        raise InvalidValueError("no rows match the selection; check the filter and that results exist")
+        raise InvalidValueError(q._empty(view))
     groups = (
         {str(k): q._numeric(g, param) for k, g in df.groupby(by)} if by else {"all": q._numeric(df, param)}
     )
-    return plots.plot_histogram(groups, xlabel=_label(param), title=f"{param} by {by}" if by else param)
+    title = (f"{param} by {by}" if by else param) + _left_out(view)
+    return plots.plot_histogram(groups, xlabel=_label(param), title=title)
 
 
 def population_scatter(
-    cat: Catalog, x: str, y: str, *, by: str | None = "sample", source: str = "dots", **select_kw: Any
+    cat: Catalog,
+    x: str,
+    y: str,
+    *,
+    by: str | None = "sample",
+    source: str = "dots",
+    include_flagged: bool = False,
+    **select_kw: Any,
 ) -> Any:
+    """y against x per group; results whose x or y failed QC are left out (and counted)."""
     need = [x, y]
     fields = {f.name for f in q.fields(source)}
     errs = [f"{v}_err" for v in (x, y) if f"{v}_err" in fields]
-    df = q._view(cat, source, need + errs, by=by, **select_kw)
+    view = q.population_rows(cat, source, need + errs, by=by, include_flagged=include_flagged, **select_kw)
+    df = view.frame
     if df.empty:
-        raise InvalidValueError("no rows match the selection; check the filter and that results exist")
+        raise InvalidValueError(q._empty(view))
     return plots.plot_scatter(
         q._numeric(df, x),
         q._numeric(df, y),
@@ -82,7 +104,7 @@ def population_scatter(
         groups=df[by].astype(str).to_numpy() if by else None,
         x_err=q._numeric(df, f"{x}_err") if f"{x}_err" in df else None,
         y_err=q._numeric(df, f"{y}_err") if f"{y}_err" in df else None,
-        title=f"{y} vs {x}",
+        title=f"{y} vs {x}" + _left_out(view),
     )
 
 

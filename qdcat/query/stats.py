@@ -106,6 +106,8 @@ class Correlation(_Record):
     weighted_intercept: float | None = None
     weighted_intercept_err: float | None = None
     weighted_reduced_chi2: float | None = None
+    n_flagged: int = 0
+    """Results left out because a quantity failed QC (set by the query layer)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class Comparison(_Record):
     """(mean_a − mean_b) / pooled SD; NaN when both samples are constant."""
     cliffs_delta: float
     """P(a > b) − P(a < b), from 2U/(n_a·n_b) − 1."""
+    n_flagged: int = 0
+    """Results left out because a quantity failed QC (set by the query layer)."""
 
 
 # ---------------------------------------------------------------------------

@@ -264,6 +264,34 @@ def _check_budget(expected_events: float, hint: str = "") -> None:
 # --------------------------------------------------------------------------- emission
 
 
+def ideal_binned_runs(
+    period_start_ps: npt.ArrayLike, period_on: npt.ArrayLike, duration_s: float, bin_s: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """The on and off run lengths (in bins) an ideal binned analysis of the true history finds.
+
+    A bin is on when the dot was on for more than half of it; runs of equal bins
+    are periods; the truncated first and last are dropped (as the analysis
+    does). Returns (on runs, off runs, number of bins): the reference the
+    exponents of a 10 ms binned trace can at best reach.
+    """
+    starts = np.asarray(period_start_ps, dtype=np.int64)
+    on = np.asarray(period_on, dtype=bool)
+    n_bins = int(duration_s / bin_s)
+    bin_ps = round(bin_s * 1e12)
+    ends = np.append(starts[1:], n_bins * bin_ps)
+    edges = np.arange(n_bins + 1, dtype=np.int64) * bin_ps
+    # on time accumulated up to each bin edge, from the on periods clipped to the acquisition
+    s_on, e_on = np.clip(starts[on], 0, edges[-1]), np.clip(ends[on], 0, edges[-1])
+    cum = np.zeros(n_bins + 1)
+    for s_, e_ in zip(s_on, e_on, strict=True):
+        cum += np.clip(edges - s_, 0, e_ - s_)
+    state = np.diff(cum) > 0.5 * bin_ps
+    run_starts = np.concatenate(([0], np.flatnonzero(np.diff(state.astype(np.int8))) + 1))
+    lengths = np.diff(np.append(run_starts, n_bins))[1:-1]
+    run_on = state[run_starts][1:-1]
+    return lengths[run_on].astype(np.int64), lengths[~run_on].astype(np.int64), n_bins
+
+
 def _draw_blinking(rng: np.random.Generator, params: BlinkingParams, duration_s: float) -> BlinkingTruth:
     # Starting state drawn with the long-run on-fraction; the first period then
     # starts at t = 0 at a switch (not the stationary residual dwell).

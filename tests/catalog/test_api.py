@@ -132,7 +132,12 @@ def test_setup_channel_roles(catalog: Catalog) -> None:
         3: "marker",
         4: "marker",
     }
-    assert catalog.get_setup("s")["channels"]["1"] == {"role": "hbt_a", "detector": "SPAD 1"}
+    assert catalog.get_setup("s")["channels"]["1"] == {
+        "role": "hbt_a",
+        "detector": "SPAD 1",
+        "dark_count_rate_cps": None,
+        "timing_jitter_ps": None,
+    }
     # two detectors on one HBT arm are allowed; two laser syncs are not
     catalog.add_setup("two-per-arm", channels={0: "hbt_a", 1: "hbt_a", 2: "hbt_b", 3: "hbt_b"})
     assert [v.value for v in catalog.channel_roles("two-per-arm").values()] == [

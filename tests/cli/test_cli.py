@@ -72,7 +72,12 @@ def test_new_user_flow(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     shown = json.loads(run("sample", "show", "InP-A", "--json").stdout)
     assert shown["core_diameter_nm"] == 3.2 and shown["dots"] == 26
     setup = json.loads(run("setup", "show", "hbt", "--json").stdout)
-    assert setup["channels"]["0"] == {"role": "hbt_a", "detector": "SPAD-1"}
+    assert setup["channels"]["0"] == {
+        "role": "hbt_a",
+        "detector": "SPAD-1",
+        "dark_count_rate_cps": None,
+        "timing_jitter_ps": None,
+    }
     assert json.loads(run("measurement", "list", "--json").stdout) == []
     status = json.loads(run("db", "status", "--json").stdout)
     assert status["schema_ok"] is True and status["dots"] == 26

@@ -184,7 +184,8 @@ def test_t3r_matches_phconvert(shared_timetags: Path, decoded: dict) -> None:
     times, dets, nanos, _ = pqreader.load_t3r(str(shared_timetags / "psd_timeharp_v50.t3r"))
     valid = dets == 1  # phconvert's "detector" is the valid bit
     photon = channels < MARKER_BASE
-    assert np.array_equal(nanotimes[photon], nanos[valid])
+    # reverse start–stop: qdcat stores the TAC reading flipped, 4095 − reading
+    assert np.array_equal(nanotimes[photon], 4095 - nanos[valid])
     # phconvert also counts the marker record (the first record) as an overflow: one extra wrap.
     assert np.array_equal(timestamps[photon] // 100_000, times[valid] - 65536)
     stats = source.header.tags["decode"]

@@ -151,7 +151,9 @@ def test_writer_refuses_inconsistent_input(tmp_path: Path) -> None:
 def test_writer_does_not_overwrite_unless_asked(tmp_path: Path) -> None:
     ok = {"timestamps_ps": np.array([0, 10]), "channels": np.array([0, 1]), "resolution_ps": 10.0}
     path = write_photon_hdf5(tmp_path / "a.hdf5", **ok, description="first")
-    with pytest.raises(InvalidValueError, match="exists; pass overwrite=True"):
+    with pytest.raises(
+        InvalidValueError, match="exists; choose another file name, or replace it with --overwrite"
+    ):
         write_photon_hdf5(path, **ok, description="second")
     write_photon_hdf5(path, **ok, description="second", overwrite=True)
     assert open_photon_hdf5(path).header.tags["description"] == "second"

@@ -141,3 +141,46 @@ def test_declarations_are_complete() -> None:
             assert c.description, (a.name, c.name)
         for p in a.params:
             assert p.help and p.parse(p.default, a.name) == p.default, (a.name, p.name)
+
+
+def test_setup_facts_feed_the_analyses(populated: Catalog, tmp_path: Path) -> None:
+    """The camera's offset and read noise set the spectrum's noise model; dark rates the off level."""
+    from qdcat.simulate import simulate_spectrum
+
+    populated.add_setup(
+        "camera",
+        channels={0: "hbt_a", 1: "hbt_b"},
+        ccd_offset_counts=600,
+        ccd_read_noise_counts=5,
+        dark_count_rate_cps={0: 150, 1: 250},
+        timing_jitter_ps={0: 350, 1: 350},
+    )
+    rec = populated.get_setup("camera")
+    assert rec["ccd_offset_counts"] == 600 and rec["channels"]["1"]["dark_count_rate_cps"] == 250
+    sp = simulate_spectrum(620.0, 20.0, 2000.0, background_counts=20.0, seed=3)
+    for name, setup in (("with.csv", "camera"), ("without.csv", None)):
+        f = tmp_path / name
+        f.write_text(
+            f"# {name}\nwavelength_nm,counts\n"
+            + "".join(f"{x},{y}\n" for x, y in zip(sp.wavelength_nm, sp.counts, strict=True))
+        )
+        ingest_file(populated, IngestItem(f, "spectrum", "slide-1", dot="d1", setup=setup))
+    # a cw acquisition with no background measurement: the dark rates give the off level
+    out = ingest_file(
+        populated, IngestItem(_cw_file(tmp_path / "cw.ptu"), "g2_cw", "slide-1", dot="d2", setup="camera")
+    )
+    _analysed(populated)
+    models = {r["noise_model"] for r in result_rows(populated, "result_spectrum")}
+    assert models == {
+        "the setup's camera offset and read noise",
+        "measured in the wings (camera offset/read noise not recorded)",
+    }
+    (bl,) = [
+        r for r in result_rows(populated, "result_blinking") if r["measurement_id"] == out.measurement_id
+    ]
+    assert "dark counts of the setup" in bl["threshold_method"]
+    assert bl["off_level_counts"] == pytest.approx((150 + 250) * 0.01)
+    with pytest.raises(Exception, match="does not map"):
+        populated.add_setup("bad", channels={0: "hbt_a"}, dark_count_rate_cps={5: 100})
+    with pytest.raises(Exception, match=">= 0"):
+        populated.add_setup("bad", channels={0: "hbt_a"}, ccd_read_noise_counts=-1)

@@ -129,7 +129,10 @@ def test_session_fills_every_result_table_and_agrees_with_truth(
 
     # Every time-tag acquisition on a dot gives its blinking; the cw ones read the cw background.
     blink = result_rows(ingested, "result_blinking")
-    assert blink and all(0.0 <= r["on_fraction"] <= 1.0 for r in blink)
+    # unclipped, so an always-on dot may come out just above 1 — by no more than its error allows
+    assert blink and all(
+        -4 * r["on_fraction_err"] <= r["on_fraction"] <= 1 + 4 * r["on_fraction_err"] for r in blink
+    )
     cw = {m["id"] for m in ingested.list_measurements() if m["excitation_mode"] == "cw"}
     assert {r["measurement_id"] for r in blink} >= {r["measurement_id"] for r in all_g2}
     for r in blink:
