@@ -43,6 +43,14 @@ class StoreError(QdcatError):
     """The time-tag store is unreachable, inconsistent or was asked to overwrite data."""
 
 
+class DatabaseUnavailableError(QdcatError):
+    """The catalog database cannot be reached (server down, network, restart in progress)."""
+
+
+class OutOfSpaceError(QdcatError, OSError):
+    """A disk (the catalog file's or the store's) is full; nothing half-written was kept."""
+
+
 class IntegrityError(StoreError):
     """Stored data do not match the checksum recorded in the catalog."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -481,38 +481,94 @@ channels = {{ "0" = "hbt_a", "1" = "hbt_b", "64" = "sync" }}
 
 
 def register_session(cat: Catalog, session_toml: str | Path) -> dict[str, int]:
-    """Add the samples, specimens, dots and setups of a session file that are not in the catalog yet."""
+    """Add the samples, specimens, dots and setups of a session file that are not in the catalog yet.
+
+    Idempotent, also when several processes register the same session at once: what
+    another process added meanwhile counts as already there.
+    """
     path = Path(session_toml)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidValueError(f"cannot read session file {path}: {exc}") from exc
-    added = {"samples": 0, "specimens": 0, "dots": 0, "setups": 0}
-    for s in data.get("sample", []):
-        s = dict(s)
-        try:
-            cat.add_sample(s.pop("name"), s.pop("material"), **s)
-            added["samples"] += 1
-        except AlreadyExistsError:
-            pass
-    for sp in data.get("specimen", []):
-        sp = dict(sp)
+    # Read and check the whole file first: a mistake anywhere adds nothing.
+    samples, specimens, setups = [], [], []
+    for i, s in enumerate(_tables(data, "sample", path)):
+        where = f"{path}: [[sample]] #{i + 1}"
+        samples.append((where, _text(s, "name", where), _text(s, "material", where), s))
+    for i, sp in enumerate(_tables(data, "specimen", path)):
+        where = f"{path}: [[specimen]] #{i + 1}"
         dots = sp.pop("dots", None)
-        name, sample = sp.pop("name"), sp.pop("sample")
-        try:
-            cat.add_specimen(name, sample, **sp)
-            added["specimens"] += 1
-        except AlreadyExistsError:
-            pass
-        if dots:
-            res = cat.import_dots_csv(name, path.parent / dots, skip_existing=True)
-            added["dots"] += res["added"]
-    for st in data.get("setup", []):
-        st = dict(st)
-        channels = {int(k): v for k, v in st.pop("channels", {}).items()}
-        try:
-            cat.add_setup(st.pop("name"), channels=channels, **st)
-            added["setups"] += 1
-        except AlreadyExistsError:
-            pass
+        if dots is not None and not isinstance(dots, str):
+            raise InvalidValueError(f"{where}: dots must be the name of a CSV file, got {dots!r}")
+        specimens.append((where, _text(sp, "name", where), _text(sp, "sample", where), dots, sp))
+    for i, st in enumerate(_tables(data, "setup", path)):
+        where = f"{path}: [[setup]] #{i + 1}"
+        name = _text(st, "name", where)
+        for per_channel in ("channels", "dark_count_rate_cps", "timing_jitter_ps"):
+            if per_channel in st:
+                st[per_channel] = _by_channel(st[per_channel], f"{where}: {per_channel}")
+        setups.append((where, name, st))
+    added = {"samples": 0, "specimens": 0, "dots": 0, "setups": 0}
+    for where, name, material, kw in samples:
+        added["samples"] += _add_once(where, cat.add_sample, name, material, **kw)
+    for where, name, sample, dots, kw in specimens:
+        added["specimens"] += _add_once(where, cat.add_specimen, name, sample, **kw)
+        if dots is not None:
+            for attempt in range(3):  # another process may add the same dots in between
+                try:
+                    res = cat.import_dots_csv(name, path.parent / dots, skip_existing=True)
+                except AlreadyExistsError:
+                    if attempt == 2:
+                        raise
+                    continue
+                added["dots"] += res["added"]
+                break
+    for where, name, kw in setups:
+        added["setups"] += _add_once(where, cat.add_setup, name, **kw)
     return added
+
+
+def _tables(data: Mapping[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    items = data.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise InvalidValueError(
+            f"{path}: '{key}' must be a list of tables ([[{key}]] sections), got {items!r}"
+        )
+    return [dict(x) for x in items]
+
+
+def _text(table: dict[str, Any], key: str, where: str) -> str:
+    value = table.pop(key, None)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValueError(f"{where}: '{key}' must be a non-empty text, got {value!r}")
+    return value
+
+
+def _by_channel(value: Any, where: str) -> dict[int, Any]:
+    if not isinstance(value, dict):
+        raise InvalidValueError(f"{where} must be a table of channel number = value, got {value!r}")
+    out = {}
+    for k, v in value.items():
+        try:
+            out[int(k)] = v
+        except ValueError:
+            raise InvalidValueError(f"{where}: channel {k!r} is not a whole number") from None
+    return out
+
+
+def _add_once(where: str, add: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+    """1 when ``add`` added the record, 0 when it was there already; bad fields say where."""
+    try:
+        add(*args, **kwargs)
+    except AlreadyExistsError:
+        return 0
+    except TypeError as exc:  # a key the API does not take
+        import re
+
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        what = f"unknown key {unknown.group(1)!r}" if unknown else str(exc)
+        raise InvalidValueError(
+            f"{where}: {what}; see `qdcat simulate` for a complete session file"
+        ) from None
+    return 1

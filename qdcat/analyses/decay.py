@@ -149,13 +149,26 @@ ANALYSIS = Analysis(
     ),
     params=(
         Param(
-            "bin_ps", float, 64.0, "histogram bin width (T3: rounded to whole nanotime bins)", "ps", lo=1.0
+            "bin_ps",
+            float,
+            64.0,
+            "histogram bin width (T3: rounded to whole nanotime bins)",
+            "ps",
+            lo=1.0,
+            hi=1e7,
         ),
         Param(
             "start_after_peak_ns", float, 1.0, "fit start after the peak (past the IRF)", "ns", lo=0.0, hi=1e4
         ),
         Param(
-            "fit_stop_ns", float, None, "fit stop (default: end of the last bin with counts)", "ns", lo=0.0
+            "fit_stop_ns",
+            float,
+            None,
+            "fit stop (default: end of the last bin with counts)",
+            "ns",
+            lo=0.0,
+            lo_open=True,
+            hi=1e7,
         ),
     ),
     columns=(

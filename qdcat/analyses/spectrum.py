@@ -121,20 +121,47 @@ def draw(d: DrawInput) -> dict[str, Figure]:
 
 ANALYSIS = Analysis(
     name="spectrum",
-    version="2",
+    version="3",
     order=10,
     summary="Lorentzian fit of an emission spectrum: centre, energy, FWHM",
     applies_to="every spectrum (single dot or ensemble)",
     method=(
-        "I(λ) = A·(w/2)²/((λ−λ0)² + (w/2)²) + c by weighted least squares; variance = "
-        "(model − CCD offset) + read_noise² + 1/12, taken from the model and refined over three "
-        "passes. E = hc/λ0; FWHM in meV = hc·w/λ0²."
+        "I(λ) = A·(w/2)²/((λ−λ0)² + (w/2)²) + c by weighted least squares, the variance taken from the "
+        "model and refined over three passes: (model − CCD offset) + read_noise² + 1/12 when the "
+        "setup records the camera's offset and read noise, else (line above the offset) + the flat "
+        "part's variance measured beyond 3 FWHM from the line. E = hc/λ0; FWHM in meV = hc·w/λ0²."
     ),
     params=(
-        Param("bias_counts", float, 0.0, "CCD electronic offset (no shot noise)", "counts"),
-        Param("read_noise_counts", float, 5.0, "CCD read noise (1σ)", "counts", lo=0.0),
-        Param("window_start_nm", float, None, "start of the fit window (default: first pixel)", "nm"),
-        Param("window_stop_nm", float, None, "end of the fit window (default: last pixel)", "nm"),
+        Param(
+            "bias_counts",
+            float,
+            None,
+            "CCD electronic offset (default: the setup's, else measured)",
+            "counts",
+            lo=-1e9,
+            hi=1e9,
+        ),
+        Param(
+            "read_noise_counts",
+            float,
+            None,
+            "CCD read noise, 1σ (default: the setup's, else measured)",
+            "counts",
+            lo=0.0,
+            hi=1e9,
+        ),
+        Param(
+            "window_start_nm",
+            float,
+            None,
+            "start of the fit window (default: first pixel)",
+            "nm",
+            lo=0.0,
+            hi=1e5,
+        ),
+        Param(
+            "window_stop_nm", float, None, "end of the fit window (default: last pixel)", "nm", lo=0.0, hi=1e5
+        ),
     ),
     columns=(
         Column("center_nm", "float", "nm", "emission centre λ0", err=True, dots=True),

@@ -90,6 +90,17 @@ def parse_enum(cls: type[E], value: Any, what: str) -> E:
         raise InvalidValueError(f"{what} {value!r} is not valid; choose one of: {valid}") from None
 
 
+def parse_id(value: Any, what: str) -> int:
+    """A catalog id: a positive 64-bit integer."""
+    try:
+        i = int(value)
+    except (TypeError, ValueError):
+        raise InvalidValueError(f"{what} id must be a whole number, got {value!r}") from None
+    if isinstance(value, bool) or (isinstance(value, float) and i != value) or not 1 <= i < 2**63:
+        raise InvalidValueError(f"{what} id must be a whole number from 1 to 2**63-1, got {value!r}")
+    return i
+
+
 def parse_name(value: Any, what: str, max_len: int = 100) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValueError(f"{what} must be a non-empty text, got {value!r}")
@@ -135,9 +146,12 @@ def parse_date(value: Any, what: str) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        day = dt.date.fromisoformat(str(value).strip())
     except ValueError:
         raise InvalidValueError(f"{what} must be a date like 2026-03-01, got {value!r}") from None
+    if not 1900 <= day.year <= 2999:
+        raise InvalidValueError(f"{what} {day.isoformat()} is outside the years 1900–2999; check the date")
+    return day
 
 
 def parse_datetime(value: Any, what: str) -> dt.datetime | None:
@@ -152,6 +166,8 @@ def parse_datetime(value: Any, what: str) -> dt.datetime | None:
             raise InvalidValueError(
                 f"{what} must be an ISO time like 2026-03-01T14:05:00+01:00, got {value!r}"
             ) from None
+    if not 1900 <= ts.year <= 2999:
+        raise InvalidValueError(f"{what} {ts.isoformat()} is outside the years 1900–2999; check the date")
     if ts.tzinfo is None:
         # Lab clocks are local: a naive time is read as the machine's local zone.
         ts = ts.astimezone()
@@ -309,7 +325,8 @@ class Catalog:
 
     @staticmethod
     def _get_measurement(s: Session, measurement_id: int) -> Measurement:
-        obj = s.get(Measurement, int(measurement_id))
+        measurement_id = parse_id(measurement_id, "measurement")
+        obj = s.get(Measurement, measurement_id)
         if obj is None:
             raise NotFoundError(f"no measurement with id {measurement_id}; see `qdcat measurement list`")
         return obj
@@ -636,7 +653,15 @@ class Catalog:
                     raise InvalidValueError(
                         f"{path}: unknown column(s) {sorted(extra)}; allowed: {sorted(allowed)}"
                     )
-                rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+                rows = []
+                for row in reader:
+                    if None in row:  # csv.DictReader keeps surplus cells under the key None
+                        raise InvalidValueError(
+                            f"{path} line {reader.line_num}: {len(header) + len(row[None])} cells for "
+                            f"{len(header)} columns ({', '.join(header)}); remove the extra cells "
+                            "or quote a value that holds a comma"
+                        )
+                    rows.append({k.strip(): (v or "").strip() for k, v in row.items()})
         except OSError as exc:
             raise InvalidValueError(f"cannot read {path}: {exc.strerror or exc}") from exc
         except (UnicodeDecodeError, csv.Error) as exc:

@@ -72,6 +72,9 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
+        known = explain(exc)
+        if known is not None:
+            raise known from exc
         raise CatalogNotFoundError(
             f"cannot open the catalog database {engine.url.render_as_string(hide_password=True)}: "
             f"{exc.orig}; check QDCAT_DATABASE_URL or run `qdcat init`"
@@ -173,3 +176,68 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is",  # ... shutting down / starting up / in recovery mode
+    "connection is closed",
+    "connection not open",
+    "consuming input failed",
+    "no connection to the server",
+    "connection timed out",
+    "could not translate host name",
+    "ssl syscall error",
+    "the connection is lost",
+)
+_DISK_FULL = ("database or disk is full", "disk i/o error", "no space left on device")
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database server cannot be reached right now (worth waiting for)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, DBAPIError | ConnectionError):
+        text = str(getattr(exc, "orig", exc)).lower()
+        return any(s in text for s in _UNREACHABLE)
+    return False
+
+
+def explain(exc: BaseException) -> Exception | None:
+    """A one-line :class:`QdcatError` for a database failure a user can act on, or None.
+
+    Database drivers raise long chained errors; a user needs to know which of a few
+    things happened — the server is down, the disk is full, a value does not fit —
+    and what to do about it.
+    """
+    from sqlalchemy.exc import DataError, DBAPIError
+
+    from qdcat.errors import DatabaseUnavailableError, InvalidValueError, OutOfSpaceError
+
+    if isinstance(exc, OverflowError) and "sqlite" in str(exc).lower():
+        return InvalidValueError(f"a number is too large for the catalog ({exc}); integers must be < 2**63")
+    if not isinstance(exc, DBAPIError):
+        return None
+    first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0][:300]
+    if is_unreachable(exc):
+        return DatabaseUnavailableError(
+            f"the catalog database is unreachable ({first}); check that the server is running and "
+            "QDCAT_DATABASE_URL is right, then run the command again — nothing half-written was kept"
+        )
+    if any(s in first.lower() for s in _DISK_FULL):
+        return OutOfSpaceError(
+            f"the catalog database could not write ({first}): its disk is full or failing; free space "
+            "on the disk that holds it, then run the command again — nothing half-written was kept"
+        )
+    if isinstance(exc, DataError):
+        return InvalidValueError(f"the catalog database refused a value: {first}")
+    return None

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from qdcat.catalog import validate as _validate
 from qdcat.catalog.types import JSONType, UTCDateTime, utcnow
 
 # Deterministic constraint names: Alembic can then compare, alter and drop them
@@ -479,3 +480,7 @@ class AnalysisRunInput(Base):
 # Result tables (``result_<analysis>``) are declared with their analyses, in
 # ``qdcat/analyses/<name>.py``, on this same metadata: ``qdcat.analyses.metadata()``
 # is the whole schema.
+
+
+# Every ORM row is checked against its columns before it is written (see validate.py).
+_validate.install(Base)

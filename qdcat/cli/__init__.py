@@ -18,6 +18,25 @@ from qdcat.cli.output import pick_format, render_record, render_rows, say, stder
 
 
 class _QdcatGroup(TyperGroup):
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Usage errors as one ``error:`` line on stderr (exit 2), like every other error."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            typer.echo("aborted; nothing was changed", err=True)
+            sys.exit(1)
+        except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+            if not hasattr(exc, "format_message"):
+                raise
+            ctx = getattr(exc, "ctx", None)
+            where = f"`{ctx.command_path} --help`" if ctx is not None else "`qdcat --help`"
+            message = " ".join(exc.format_message().split())
+            typer.echo(f"error: {message} (see {where})", err=True)
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: Any) -> Any:
         from qdcat.errors import QdcatError
 
@@ -26,9 +45,32 @@ class _QdcatGroup(TyperGroup):
         except QdcatError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except Exception as exc:
+            known = _explain(exc)
+            if known is None:
+                raise
+            typer.echo(f"error: {known}", err=True)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; nothing half-written was kept", err=True)
             raise typer.Exit(130) from None
+
+
+def _explain(exc: BaseException) -> Exception | None:
+    """Failures of the machine rather than of qdcat — database down, disk full — as one line."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return OSError(
+            f"no space left on the disk{where}; free space, run `qdcat gc`, then run the command again — "
+            "nothing half-written was kept"
+        )
+    if "sqlalchemy" in sys.modules or isinstance(exc, OverflowError):
+        from qdcat.catalog.db import explain
+
+        return explain(exc)
+    return None
 
 
 def _sub(name: str, help: str) -> typer.Typer:
@@ -66,6 +108,9 @@ HomeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ID_MAX = 2**63 - 1  # the catalog's ids are 64-bit on both backends
+MeasurementArg = Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Measurement id.")]
+RunArg = Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Analysis run id.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
 
 
@@ -344,6 +389,12 @@ def ingest(
     n = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "skipped", "failed")}
     say(f"{n['ingested']} ingested, {n['skipped']} skipped (already in the catalog), {n['failed']} failed")
     if n["failed"]:
+        first = next(o for o in outcomes if o.status == "failed")
+        typer.echo(
+            f"error: {n['failed']} of {len(outcomes)} files failed, e.g. {first.message}; "
+            "fix them and ingest again (what was ingested stays)",
+            err=True,
+        )
         raise typer.Exit(1)
 
 
@@ -390,7 +441,7 @@ def simulate(
 @app.command()
 def export(
     ctx: typer.Context,
-    measurement_id: Annotated[int, typer.Argument(help="Measurement to export.")],
+    measurement_id: Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Measurement to export.")],
     out: Annotated[Path, typer.Argument(help="Photon-HDF5 file to write (.h5).")],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
@@ -741,7 +792,7 @@ def measurement_list(
     specimen: Annotated[str | None, typer.Option()] = None,
     dot: Annotated[str | None, typer.Option(help="Dot label (needs --specimen).")] = None,
     kind: Annotated[str | None, typer.Option(help="e.g. g2_cw, decay, spectrum, intensity_trace.")] = None,
-    limit: Annotated[int | None, typer.Option()] = None,
+    limit: Annotated[int | None, typer.Option(min=1, max=ID_MAX)] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -752,7 +803,7 @@ def measurement_list(
 
 
 @measurement_app.command("show")
-def measurement_show(ctx: typer.Context, measurement_id: int, as_json: JsonOpt = False) -> None:
+def measurement_show(ctx: typer.Context, measurement_id: MeasurementArg, as_json: JsonOpt = False) -> None:
     """Show one measurement: where, settings, raw data, checksums, and every analysis it feeds."""
     from qdcat import jobs
 
@@ -769,7 +820,7 @@ def measurement_show(ctx: typer.Context, measurement_id: int, as_json: JsonOpt =
 
 
 @measurement_app.command("delete")
-def measurement_delete(ctx: typer.Context, measurement_id: int) -> None:
+def measurement_delete(ctx: typer.Context, measurement_id: MeasurementArg) -> None:
     """Delete a measurement, its analysis results and its raw data."""
     with _catalog(ctx) as cat:
         cat.delete_measurement(measurement_id)
@@ -800,7 +851,7 @@ def analyze(
     dot: Annotated[str | None, typer.Option(help="Dot label.")] = None,
     kind: Annotated[list[str] | None, typer.Option("--kind", help="Measurement kinds.")] = None,
     measurement: Annotated[
-        list[int] | None, typer.Option("--measurement", "-m", help="Measurement ids.")
+        list[int] | None, typer.Option("--measurement", "-m", min=1, max=ID_MAX, help="Measurement ids.")
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="ANALYSIS.NAME=VALUE, e.g. g2_cw.window_ns=100.")
@@ -811,7 +862,15 @@ def analyze(
         typer.Option("--queue-only", help="Queue the jobs for `qdcat worker` processes; run nothing here."),
     ] = False,
     retry_failed: Annotated[bool, typer.Option(help="Run failed jobs with the same inputs again.")] = False,
-    workers: Annotated[int, typer.Option(help="Local worker processes (1: run here).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes (1: run here).")] = 1,
+    lease_s: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            max=86400.0,
+            help="Seconds a job stays claimed without a heartbeat; a killed run is reclaimed after it.",
+        ),
+    ] = 120.0,
     dask: Annotated[
         str | None, typer.Option(help="Dask scheduler address, or 'local' for a local cluster of --workers.")
     ] = None,
@@ -844,6 +903,9 @@ def analyze(
             return
         if plan.stale:
             say(f"{plan.stale} current results had changed inputs and are now stale")
+        reclaimed = counts.get("reclaimed", 0)
+        if reclaimed and not dry_run:
+            say(f"{reclaimed} runs left 'running' by a process that died were reclaimed and run again")
         if dry_run:
             rows = [
                 {"analysis": j.analysis, "target": j.label, "run": j.run_id, "action": j.action}
@@ -874,15 +936,16 @@ def analyze(
                         "a lab cluster needs QDCAT_DATABASE_URL (PostgreSQL) and a store every worker "
                         "sees at the same QDCAT_STORE_URL"
                     )
-                jobs.run_dask(cat, todo, address=dask, workers=workers, progress=on_outcome)
+                jobs.run_dask(cat, todo, address=dask, workers=workers, progress=on_outcome, lease_s=lease_s)
             elif workers > 1:
-                jobs.run_processes(cat, todo, workers=workers, progress=on_counts)
+                jobs.run_processes(cat, todo, workers=workers, progress=on_counts, lease_s=lease_s)
             else:
-                jobs.run_inline(cat, todo, progress=on_outcome)
+                jobs.run_inline(cat, todo, progress=on_outcome, lease_s=lease_s)
         # Whatever ran the jobs, the database says how they ended.
         runs = {r["id"]: r for r in jobs.list_jobs(cat, run_ids=[j.run_id for j in plan.jobs if j.run_id])}
     summary: dict[str, dict[str, Any]] = {}
-    errors = []
+    errors: list[str] = []
+    busy: list[str] = []
     for j in plan.jobs:
         row = summary.setdefault(
             j.analysis, {"analysis": j.analysis, "done": 0, "up to date": 0, "failed": 0}
@@ -900,6 +963,7 @@ def analyze(
         else:
             row.setdefault("not run", 0)
             row["not run"] += 1
+            busy.append(f"run {j.run_id} ({j.analysis}, {j.label}): still {status} in another process")
     render_rows(list(summary.values()), pick_format(as_json, False), title="analyze")
     for e in errors[:10]:
         say(e)
@@ -910,7 +974,14 @@ def analyze(
         f"{n_done} done, {n_skip} skipped (up to date), {n_fail} failed"
         + ("; see `qdcat jobs list --status failed` and `qdcat jobs show RUN`" if n_fail else "")
     )
-    if n_fail:
+    for b in busy[:10]:
+        say(b)
+    if busy:
+        say(
+            f"{len(busy)} not finished here: another `qdcat analyze` or worker holds them; "
+            "run `qdcat analyze` again when it is done (a dead holder's runs are reclaimed after its lease)"
+        )
+    if n_fail or busy:
         raise typer.Exit(1)
 
 
@@ -920,12 +991,20 @@ def worker(
     analysis: Annotated[
         list[str] | None, typer.Option("--analysis", "-a", help="Only these analyses.")
     ] = None,
-    lease_s: Annotated[float, typer.Option(help="Lease of a claimed job; renewed every lease/4.")] = 120.0,
-    poll_s: Annotated[float, typer.Option(help="Seconds between looks for new jobs when idle.")] = 5.0,
+    lease_s: Annotated[
+        float, typer.Option(min=1.0, max=86400.0, help="Lease of a claimed job; renewed every lease/4.")
+    ] = 120.0,
+    poll_s: Annotated[
+        float, typer.Option(min=0.1, max=3600.0, help="Seconds between looks for new jobs when idle.")
+    ] = 5.0,
     exit_when_idle: Annotated[bool, typer.Option(help="Stop when no job is left.")] = False,
-    max_jobs: Annotated[int | None, typer.Option(help="Stop after this many jobs.")] = None,
+    max_jobs: Annotated[int | None, typer.Option(min=1, help="Stop after this many jobs.")] = None,
 ) -> None:
-    """Claim and run queued jobs until stopped (Ctrl-C or SIGTERM finish the current job first)."""
+    """Claim and run queued jobs until stopped (Ctrl-C or SIGTERM finish the current job first).
+
+    When the database becomes unreachable (a server restart) the worker waits, retrying
+    with backoff up to 30 s, and carries on; the job it was running is claimed again.
+    """
     import signal
     import threading
 
@@ -960,8 +1039,16 @@ def worker(
             max_jobs=max_jobs,
             on_outcome=on_outcome,
             stop=stop,
+            wait_for_database=True,
+            on_wait=on_wait,
         )
-    say(f"worker ran {len(outs)} jobs")
+    failed = sum(o.status == "failed" for o in outs)
+    say(
+        f"worker ran {len(outs)} jobs"
+        + (f", {failed} failed; see `qdcat jobs list --status failed`" if failed else "")
+    )
+    if failed:
+        raise typer.Exit(1)
 
 
 @jobs_app.command("analyses")
@@ -1014,7 +1101,7 @@ def jobs_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="pending, running, done, failed or stale.")] = None,
     analysis: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option(help="Newest N runs.")] = 200,
+    limit: Annotated[int, typer.Option(min=1, max=ID_MAX, help="Newest N runs.")] = 200,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -1034,7 +1121,7 @@ def jobs_list(
 
 
 @jobs_app.command("show")
-def jobs_show(ctx: typer.Context, run_id: int, as_json: JsonOpt = False) -> None:
+def jobs_show(ctx: typer.Context, run_id: RunArg, as_json: JsonOpt = False) -> None:
     """One run with its provenance, inputs and any error with its traceback."""
     from qdcat import jobs
 
@@ -1046,7 +1133,9 @@ def jobs_show(ctx: typer.Context, run_id: int, as_json: JsonOpt = False) -> None
 @jobs_app.command("retry")
 def jobs_retry(
     ctx: typer.Context,
-    run_ids: Annotated[list[int] | None, typer.Argument(help="Runs to queue again.")] = None,
+    run_ids: Annotated[
+        list[int] | None, typer.Argument(min=1, max=ID_MAX, help="Runs to queue again.")
+    ] = None,
     all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed run.")] = False,
 ) -> None:
     """Queue failed runs again; run them with `qdcat analyze` or a `qdcat worker`."""
@@ -1060,7 +1149,7 @@ def jobs_retry(
 @results_app.command("show")
 def results_show(
     ctx: typer.Context,
-    measurement_id: int,
+    measurement_id: MeasurementArg,
     all_runs: Annotated[bool, typer.Option("--all", help="Also results that are no longer current.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -1327,7 +1416,7 @@ FigOpt = Annotated[
 @plot_app.command("measurement")
 def plot_measurement(
     ctx: typer.Context,
-    measurement_id: int,
+    measurement_id: MeasurementArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the figures.")] = Path("."),
     fmt: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
 ) -> None:

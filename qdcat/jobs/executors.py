@@ -33,9 +33,11 @@ def _catalog_for(config: Config) -> Catalog:
     return cat
 
 
-def run_inline(cat: Catalog, run_ids: Sequence[int], *, progress: Progress | None = None) -> list[JobOutcome]:
+def run_inline(
+    cat: Catalog, run_ids: Sequence[int], *, progress: Progress | None = None, lease_s: float = LEASE_S
+) -> list[JobOutcome]:
     """Run the jobs here, one after the other."""
-    return work(cat, run_ids=run_ids, on_outcome=progress)
+    return work(cat, run_ids=run_ids, on_outcome=progress, lease_s=lease_s)
 
 
 # ----------------------------------------------------------------------------- local processes

@@ -50,8 +50,10 @@ import qdcat
 from qdcat import analyses as registry
 from qdcat.analyses import Analysis, Target
 from qdcat.analyses._base import KEY_COLUMNS, flags_text
-from qdcat.catalog.api import Catalog
+from qdcat.catalog.api import Catalog, parse_id
+from qdcat.catalog.db import is_unreachable
 from qdcat.catalog.models import AnalysisRun, AnalysisRunInput, Measurement, RunStatus
+from qdcat.catalog.validate import check_row
 from qdcat.errors import InvalidValueError, NotFoundError, QdcatError
 from qdcat.jobs.discover import Selection, discover, load, target_of
 
@@ -73,7 +75,9 @@ class PlannedJob:
     analysis: str
     target_key: str
     label: str
-    action: str  # "queued" (new), "pending", "running", "up to date", "failed", "would run", "made current"
+    # "queued" (new), "pending", "reclaimed" (its process died), "running" (elsewhere),
+    # "up to date", "failed", "would run", "made current"
+    action: str
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,11 @@ class Plan:
 
     @property
     def to_run(self) -> list[int]:
-        return [j.run_id for j in self.jobs if j.action in ("queued", "pending") and j.run_id is not None]
+        return [
+            j.run_id
+            for j in self.jobs
+            if j.action in ("queued", "pending", "reclaimed") and j.run_id is not None
+        ]
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(j.action for j in self.jobs))
@@ -144,6 +152,14 @@ def _check_selection(cat: Catalog, s: Any, selection: Selection) -> None:
                 f"unknown measurement kind(s) {', '.join(bad)}; choose from: "
                 + ", ".join(k.value for k in MeasurementKind)
             )
+    if selection.measurement_ids:
+        ids = [parse_id(m, "measurement") for m in selection.measurement_ids]
+        found = set(s.scalars(select(Measurement.id).where(Measurement.id.in_(ids))))
+        missing = sorted(set(ids) - found)
+        if missing:
+            raise NotFoundError(
+                f"no measurement(s) {', '.join(map(str, missing))}; list them with `qdcat measurement list`"
+            )
     if selection.dot:
         from qdcat.catalog.models import Dot
 
@@ -190,6 +206,19 @@ def _plan_one(
                 run.status, run.error, run.traceback, run.attempts = RunStatus.PENDING, None, None, 0
                 run.claim_token = None
             return PlannedJob(run.id, analysis.name, t.key, t.label, "pending")
+        if status is RunStatus.RUNNING and (run.lease_expires_at is None or run.lease_expires_at < _now()):
+            # Its process died (the heartbeat stopped renewing the lease). The user asked for
+            # this result now, so it runs again here, with a fresh count of attempts: the
+            # attempt limit guards background workers against a job that kills them.
+            if not dry_run:
+                run.status, run.attempts, run.claim_token, run.lease_expires_at = (
+                    RunStatus.PENDING,
+                    0,
+                    None,
+                    None,
+                )
+                run.error = "reclaimed by `qdcat analyze`: the process running it stopped renewing its lease"
+            return PlannedJob(run.id, analysis.name, t.key, t.label, "reclaimed")
         return PlannedJob(run.id, analysis.name, t.key, t.label, status.value)
     if dry_run:
         return PlannedJob(None, analysis.name, t.key, t.label, "would run")
@@ -465,6 +494,10 @@ def execute(cat: Catalog, c: Claim, *, lease_s: float = LEASE_S) -> JobOutcome:
         return JobOutcome(c.run_id, c.analysis, "lost", time.perf_counter() - t0)
     except Exception as exc:
         _drop_arrays(cat, arrays_key)
+        if is_unreachable(exc):
+            # The database went away, not the analysis: nothing to record (and no way to).
+            # The claim stays with its lease; `work` releases it when the database is back.
+            raise
         msg = str(exc) if isinstance(exc, QdcatError) else f"{type(exc).__name__}: {exc}"
         _finish(cat, c, RunStatus.FAILED, msg, tb.format_exc())
         return JobOutcome(c.run_id, c.analysis, "failed", time.perf_counter() - t0, msg)
@@ -513,6 +546,7 @@ def _commit(
             _drop_arrays(cat, arrays_key)
             return JobOutcome(c.run_id, c.analysis, "stale", time.perf_counter() - t0)
         values = _result_values(analysis, row)
+        check_row(analysis.table, values)
         s.execute(
             analysis.table.insert().values(
                 run_id=run.id,
@@ -583,6 +617,15 @@ def _finish(cat: Catalog, c: Claim, status: RunStatus, error: str, traceback: st
         run.finished_at, run.lease_expires_at = _now(), None
 
 
+def release(cat: Catalog, c: Claim) -> None:
+    """Give a claim back (pending again) when it is still ours — after a database outage."""
+    with cat.session() as s:
+        run = _owned(s, c)
+        if run is not None:
+            run.status, run.claim_token, run.lease_expires_at = RunStatus.PENDING, None, None
+            run.attempts = max(0, run.attempts - 1)  # the database failed, not the job
+
+
 def work(
     cat: Catalog,
     *,
@@ -594,24 +637,59 @@ def work(
     max_jobs: int | None = None,
     on_outcome: Callable[[JobOutcome], None] | None = None,
     stop: threading.Event | None = None,
+    wait_for_database: bool = False,
+    on_wait: Callable[[str, float], None] | None = None,
+    max_backoff_s: float = 30.0,
 ) -> list[JobOutcome]:
-    """Claim and run jobs until none is left (or forever with ``idle_exit=False``)."""
+    """Claim and run jobs until none is left (or forever with ``idle_exit=False``).
+
+    With ``wait_for_database`` an unreachable database (a server restart, a network
+    cut) does not end the loop: it waits with exponential backoff (1 s doubling up to
+    ``max_backoff_s``), telling ``on_wait(reason, seconds)``, and carries on where it
+    was; a job interrupted by the outage is given back and claimed again.
+    """
     names = list(analyses or [])
     outcomes: list[JobOutcome] = []
+    backoff = 1.0
+    interrupted: Claim | None = None
+
+    def pause(seconds: float) -> bool:
+        """Sleep; True when asked to stop meanwhile."""
+        if stop is not None:
+            return stop.wait(seconds)
+        time.sleep(seconds)
+        return False
+
     while max_jobs is None or len(outcomes) < max_jobs:
         if stop is not None and stop.is_set():
             break
-        c = claim(cat, run_ids=run_ids, analyses=names, lease_s=lease_s)
-        if c is None:
-            if idle_exit:
-                break
-            if stop is not None:
-                if stop.wait(poll_s):
+        try:
+            if interrupted is not None:
+                release(cat, interrupted)
+                interrupted = None
+            c = claim(cat, run_ids=run_ids, analyses=names, lease_s=lease_s)
+            if c is None:
+                backoff = 1.0
+                if idle_exit or pause(poll_s):
                     break
-            else:
-                time.sleep(poll_s)
+                continue
+            try:
+                out = execute(cat, c, lease_s=lease_s)
+            except Exception as exc:
+                if is_unreachable(exc):
+                    interrupted = c
+                raise
+            backoff = 1.0
+        except Exception as exc:
+            if not (wait_for_database and is_unreachable(exc)):
+                raise
+            reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["unreachable"])[0][:200]
+            if on_wait:
+                on_wait(reason, backoff)
+            if pause(backoff):
+                break
+            backoff = min(2 * backoff, max_backoff_s)
             continue
-        out = execute(cat, c, lease_s=lease_s)
         outcomes.append(out)
         if on_outcome:
             on_outcome(out)
@@ -630,6 +708,8 @@ def list_jobs(
     limit: int | None = 200,
 ) -> list[dict[str, Any]]:
     """Runs, newest first; ``run_ids`` selects some (and lifts the limit)."""
+    if limit is not None and not 1 <= limit < 2**63:
+        raise InvalidValueError(f"limit must be a positive whole number, got {limit}")
     with cat.session() as s:
         q = select(AnalysisRun).order_by(AnalysisRun.id.desc())
         if run_ids is not None:
@@ -677,6 +757,7 @@ def _run_record(r: AnalysisRun, *, full: bool = False) -> dict[str, Any]:
 
 
 def get_job(cat: Catalog, run_id: int) -> dict[str, Any]:
+    run_id = parse_id(run_id, "analysis run")
     with cat.session() as s:
         r = s.get(AnalysisRun, run_id)
         if r is None:
@@ -688,6 +769,7 @@ def get_job(cat: Catalog, run_id: int) -> dict[str, Any]:
 
 def retry(cat: Catalog, run_ids: Sequence[int] = (), *, all_failed: bool = False) -> list[int]:
     """Failed (or stuck) runs back to pending; returns the ids."""
+    run_ids = [parse_id(r, "analysis run") for r in run_ids]
     with cat.session() as s:
         q = select(AnalysisRun)
         if all_failed:

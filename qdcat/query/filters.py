@@ -219,6 +219,7 @@ class _Parser:
         self.fields = fields
         self.i = 0
         self.depth = 0
+        self.field_name = "the field"  # as the user named it, for messages
 
     # -- token helpers -----------------------------------------------------
 
@@ -318,25 +319,25 @@ class _Parser:
         column = self.field()
         tok = self.advance()
         if tok.kind == "op":
-            value = self.value()
+            value = self.typed_value(column)
             return _compare(column, tok.value, value)
         word = tok.keyword
         if word == "between":
-            low = self.value()
+            low = self.typed_value(column)
             self.expect_keyword("and", "expected 'and' between the two bounds: FIELD between LOW and HIGH")
-            high = self.value()
-            return column.between(sa.literal(low), sa.literal(high))
+            high = self.typed_value(column)
+            return column.between(low, high)
         if word == "in":
             self.expect("(", "expected '(' after 'in': FIELD in (VALUE, VALUE, ...)")
-            values = [self.value()]
+            values = [self.typed_value(column)]
             while True:
                 sep = self.advance()
                 if sep.kind == ")":
                     break
                 if sep.kind != ",":
                     raise self.error(sep, "expected ',' or ')' in the list after 'in'")
-                values.append(self.value())
-            return column.in_([sa.literal(v) for v in values])
+                values.append(self.typed_value(column))
+            return column.in_(values)
         if word == "is":
             negate = self.accept_keyword("not")
             self.expect_keyword("null", "expected 'null' after 'is' / 'is not'")
@@ -345,6 +346,13 @@ class _Parser:
             pattern = self.advance()
             if pattern.kind != "string":
                 raise self.error(pattern, f"expected a quoted pattern after '{word}', e.g. 'd1%'")
+            if _kind_of(column) not in ("text", None):
+                raise _locate(
+                    self.text,
+                    tok.pos,
+                    f"'{word}' at position {tok.pos + 1} matches text, but {self.field_name} is "
+                    f"{_KIND_WORDS[_kind_of(column)]}; compare it with < > = or 'between'",
+                )
             op = column.like if word == "like" else column.ilike
             return op(sa.literal(pattern.value))
         raise self.error(
@@ -364,11 +372,49 @@ class _Parser:
             raise self.error(tok, hint)
         name = tok.text
         if name in self.fields:
+            self.field_name = name
             return _as_column(name, self.fields[name])
         folded = [f for f in self.fields if f.lower() == name.lower()]
         if len(folded) == 1:
+            self.field_name = folded[0]
             return _as_column(folded[0], self.fields[folded[0]])
         raise _unknown_field(self.text, tok, self.fields)
+
+    def typed_value(self, column: Any) -> Any:
+        """The next literal, checked against the column's type and bound with it.
+
+        Checked here, before any SQL is built, so that SQLite (which compares anything
+        with anything) and PostgreSQL (which refuses ``text = integer``) give the same
+        verdict with the same message.
+        """
+        tok = self.peek()
+        value = self.value()
+        kind = _kind_of(column)
+        name = self.field_name
+        if kind is None:
+            return sa.literal(value)
+        ok = {
+            "number": isinstance(value, int | float) and not isinstance(value, bool),
+            "text": isinstance(value, str),
+            "boolean": isinstance(value, bool),
+            "time": isinstance(value, str),
+        }[kind]
+        if not ok:
+            hint = {
+                "number": "write a number such as 0.5 (without quotes)",
+                "text": f"quote it: {name} = '{tok.text}'",
+                "boolean": f"write {name} = true or {name} = false",
+                "time": "write a date as '2024-05-31' or a time as '2024-05-31 14:00'",
+            }[kind]
+            raise _locate(
+                self.text,
+                tok.pos,
+                f"{name} is {_KIND_WORDS[kind]} but {tok.describe()} "
+                f"at position {tok.pos + 1} is not; {hint}",
+            )
+        if kind == "time":
+            value = _parse_time(self.text, tok, name, value)
+        return sa.literal(value, column.type)
 
     def value(self) -> int | float | str | bool:
         tok = self.advance()
@@ -382,6 +428,42 @@ class _Parser:
         if tok.kind == "ident" and tok.keyword is None:
             hint += " (quote text values; comparing two fields is not supported)"
         raise self.error(tok, hint)
+
+
+_KIND_WORDS = {"number": "a number", "text": "text", "boolean": "true/false", "time": "a date/time"}
+
+
+def _kind_of(column: Any) -> str | None:
+    """What literals a column takes: number, text, boolean, time — None when unknown."""
+    t = getattr(column, "type", None)
+    if isinstance(t, sa.types.TypeDecorator):
+        t = t.impl_instance
+    if isinstance(t, sa.Boolean):
+        return "boolean"
+    if isinstance(t, sa.Integer | sa.Float | sa.Numeric):
+        return "number"
+    if isinstance(t, sa.DateTime | sa.Date):
+        return "time"
+    if isinstance(t, sa.String):  # Text and Enum are Strings
+        return "text"
+    return None
+
+
+def _parse_time(text: str, tok: _Token, name: str, value: str) -> Any:
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _locate(
+            text,
+            tok.pos,
+            f"{name} is a date/time but {tok.describe()} at position {tok.pos + 1} is not one; "
+            "write it as '2024-05-31' or '2024-05-31 14:00' (UTC unless it names its offset)",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when
 
 
 def _as_column(name: str, column: Any) -> Any:
@@ -408,8 +490,7 @@ def _unknown_field(text: str, tok: _Token, fields: Mapping[str, Any]) -> FilterE
     return _locate(text, tok.pos, message)
 
 
-def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    bound = sa.literal(value)
+def _compare(column: Any, op: str, bound: Any) -> ColumnElement[bool]:
     if op in ("=", "=="):
         return column == bound
     if op in ("!=", "<>"):
