@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Engine, func, select
@@ -64,7 +64,9 @@ from qdcat.errors import (
     QdcatError,
     StoreError,
 )
-from qdcat.store.timetags import StoredSummary, TimeTagStore, TimeTagWriter
+
+if TYPE_CHECKING:  # the store pulls in zarr and numba: imported when first used, not for a listing
+    from qdcat.store.timetags import StoredSummary, TimeTagStore, TimeTagWriter
 
 E = TypeVar("E")
 
@@ -276,6 +278,8 @@ class Catalog:
     @property
     def store(self) -> TimeTagStore:
         if self._store is None:
+            from qdcat.store.timetags import TimeTagStore
+
             self._store = TimeTagStore(self.config.store_url)
         return self._store
 

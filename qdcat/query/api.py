@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,9 @@ from qdcat.catalog.models import (
 )
 from qdcat.errors import InvalidValueError
 from qdcat.query.filters import FilterError, parse_filter
-from qdcat.query.stats import Comparison, Correlation, compare, correlate, group_describe
+
+if TYPE_CHECKING:  # statistics need scipy: imported by the functions that use them, not for a listing
+    from qdcat.query.stats import Comparison, Correlation
 
 
 def dot_columns() -> dict[str, dict[str, str]]:
@@ -358,6 +360,8 @@ def population(
     if df.empty:
         raise InvalidValueError(_empty(view))
     df[param] = _numeric(df, param)
+    from qdcat.query.stats import group_describe
+
     out = group_describe(df, param, by)
     out.attrs["flagged"] = view.flagged
     out.attrs["flagged_reasons"] = view.reasons
@@ -379,6 +383,7 @@ def correlation(
 
     ``weighted`` uses ``<y>_err`` (when the view has it) for a 1/σ² weighted fit as well.
     """
+    from qdcat.query.stats import correlate
     needed = [x, y] + ([f"{y}_err"] if weighted else [])
     view = population_rows(cat, source, needed, by=by, include_flagged=include_flagged, **select_kw)
     df = view.frame
@@ -412,6 +417,7 @@ def comparison(
     **select_kw: Any,
 ) -> Comparison:
     """Two groups of ``by`` (e.g. two samples) compared on ``param``: means, medians, KS, Mann–Whitney."""
+    from qdcat.query.stats import compare
     if len(groups) != 2:
         raise InvalidValueError(f"compare exactly two groups, got {len(groups)}: {', '.join(groups)}")
     view = population_rows(cat, source, [param], by=by, include_flagged=include_flagged, **select_kw)
