@@ -18,13 +18,23 @@ from typing import Any
 import numpy as np
 
 from qdcat.errors import InvalidValueError, ReaderError
-from qdcat.ingest.base import DEFAULT_BLOCK_RECORDS, MARKER_BASE, EventBlock, FileHeader, TimeTagSource
+from qdcat.ingest.base import (
+    DEFAULT_BLOCK_RECORDS,
+    MARKER_BASE,
+    REREAD,
+    UNIT_RANGE_PS,
+    EventBlock,
+    FileHeader,
+    TimeTagSource,
+    format_boundary,
+    one_line,
+)
 
 __all__ = ["LEGACY_SUFFIXES", "LegacySource", "open_legacy"]
 
 LEGACY_SUFFIXES = (".ht3", ".pt3", ".t3r", ".spc")
 
-_REREAD = "copy the file again from the acquisition computer"
+_REREAD = REREAD
 _CONVERT = "open it in the PicoQuant software and save it as PTU, or convert it to Photon-HDF5"
 # int64 picoseconds hold ~106 days; anything beyond that can only come from garbage records.
 _MAX_PS = float(2**63 - 1)
@@ -98,9 +108,11 @@ def open_legacy(
         raise InvalidValueError(f"set_file applies to Becker & Hickl .spc files only, not to {path.name}")
     if not path.is_file():
         raise ReaderError(path, "no such file; check the path")
-    if suffix == ".spc":
-        return _open_spc(path, None if set_file is None else Path(set_file), allow_truncated)
-    return _open_picoquant(path, suffix, allow_truncated)
+    # The net under the checks below: nothing phconvert or numpy raises reaches the user raw.
+    with format_boundary(path, f"cannot be read as a {suffix[1:].upper()} file: it is truncated or corrupt"):
+        if suffix == ".spc":
+            return _open_spc(path, None if set_file is None else Path(set_file), allow_truncated)
+        return _open_picoquant(path, suffix, allow_truncated)
 
 
 # --- PicoQuant ---------------------------------------------------------------------------------
@@ -215,6 +227,19 @@ def _pq_header_info(path: Path, fmt: _PqFormat, meta: Mapping[str, Any]) -> dict
             sw = f"{_s(header['CreatorName'])} {_s(header['CreatorVersion'])}".strip()
             record_type = f"{_s(header['Ident'])} T3 ({fmt.name} {_s(header['FormatVersion'])})"
         n_records = int(ttmode["nRecords"])
+        field = "hardware Resolution" if fmt.name in ("T3R", "PT3") else "Resolution"
+        if not (math.isfinite(nanotime_ps) and UNIT_RANGE_PS[0] <= nanotime_ps <= UNIT_RANGE_PS[1]):
+            raise ReaderError(
+                path,
+                f"the {fmt.name} header field {field} gives a TCSPC bin width of {nanotime_ps!r} ps, "
+                f"not a plausible one (0.01 ps to 10 s): the header is corrupt; {_REREAD}",
+            )
+        if not UNIT_RANGE_PS[0] <= resolution_ps <= UNIT_RANGE_PS[1]:
+            raise ReaderError(
+                path,
+                f"the {fmt.name} header gives a macrotime unit of {resolution_ps!r} ps, not a plausible "
+                f"one (0.01 ps to 10 s): the header is corrupt; {_REREAD}",
+            )
     except ReaderError:
         raise
     except (IndexError, KeyError, ValueError, TypeError) as exc:
@@ -498,6 +523,12 @@ def _check_spc_words(
         stats["n_gap_records"] = int((flag["GAP"] & ~flag["INV"]).sum())  # FIFO overflowed: photons lost
         stats["n_invalid_records"] = int((flag["INV"] & ~flag["MTOV"] & ~flag["MARK"]).sum())
         stats["n_overflow_records"] = int((flag["INV"] & flag["MTOV"]).sum())
+        if words.size and flag["INV"].all():
+            raise ReaderError(
+                path,
+                f"has no photons: all {words.size} records are flagged invalid (overflows, markers, "
+                "lost photons); nothing to ingest",
+            )
     return stats, int(raw.size - 1)
 
 
@@ -530,23 +561,26 @@ def _set_file_bools(set_file: Path | None) -> dict[str, bool]:
 
 def _call_phconvert(path: Path, what: str, func: Callable[..., Any], *args: Any) -> Any:
     """Call phconvert; whatever it raises on a damaged file becomes one ReaderError."""
+    size = path.stat().st_size
     with warnings.catch_warnings():
         # phconvert warns (and numpy may) on odd files; the checks after the call decide.
         warnings.simplefilter("ignore")
         try:
-            return func(*args)
-        except Exception as exc:  # phconvert/numpy raise anything on garbage: IOError, IndexError...
-            if isinstance(exc, OSError) and "not supported" in str(exc):
-                raise ReaderError(path, f"{what}: {exc}; {_CONVERT}") from exc
-            if isinstance(exc, NotImplementedError):
+            with format_boundary(
+                path, f"phconvert could not read this {what} file of {size} bytes: it is truncated or corrupt"
+            ):
+                return func(*args)
+        except ReaderError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, OSError) and "not supported" in str(cause):
+                raise ReaderError(path, f"{what}: {one_line(cause)}; {_CONVERT}") from cause
+            if isinstance(cause, NotImplementedError):
                 raise ReaderError(
-                    path, f"{what}: card not supported by phconvert ({exc}); export the data to Photon-HDF5"
-                ) from exc
-            raise ReaderError(
-                path,
-                f"phconvert could not read this {what} file of {path.stat().st_size} bytes "
-                f"({type(exc).__name__}: {exc}): it is truncated or corrupt; {_REREAD}",
-            ) from exc
+                    path,
+                    f"{what}: card not supported by phconvert ({one_line(cause)}); "
+                    "export the data to Photon-HDF5",
+                ) from cause
+            raise
 
 
 def _finish(

@@ -21,7 +21,15 @@ import numpy as np
 
 from qdcat._json import jsonable
 from qdcat.errors import InvalidValueError, ReaderError
-from qdcat.ingest.base import DEFAULT_BLOCK_RECORDS, MARKER_BASE, EventBlock, FileHeader
+from qdcat.ingest.base import (
+    DEFAULT_BLOCK_RECORDS,
+    MARKER_BASE,
+    UNIT_RANGE_PS,
+    EventBlock,
+    FileHeader,
+    format_boundary,
+    one_line,
+)
 
 __all__ = ["MEASUREMENT_TYPE", "PhotonHDF5Source", "open_photon_hdf5", "write_photon_hdf5"]
 
@@ -35,6 +43,7 @@ _CHANNEL_CONVENTION = (
     "sync and marker events are stored as pseudo-detectors (as phconvert does for markers)"
 )
 _MAX_PS = float(2**63 - 1)
+_REEXPORT = "copy it again, or re-export it from its source"
 _PHOTON_ARRAYS = ("timestamps", "detectors", "nanotimes", "particles")
 
 
@@ -57,7 +66,7 @@ class PhotonHDF5Source:
         path = self.header.path
         resolution_ps = self.header.resolution_ps
         previous_ps = None
-        with _open_h5(path) as f:
+        with _open_h5(path) as f, format_boundary(path, "the photon records cannot be read", _REEXPORT):
             group = f["photon_data"]
             timestamps = group["timestamps"]
             detectors = group.get("detectors")
@@ -106,13 +115,16 @@ def open_photon_hdf5(path: str | os.PathLike[str]) -> PhotonHDF5Source:
     """Open a single-spot Photon-HDF5 file and read its header (the photon arrays stay on disk).
 
     Raises :class:`~qdcat.errors.ReaderError` for a truncated, corrupt, multi-spot or
-    non-Photon-HDF5 file.
+    non-Photon-HDF5 file, naming the HDF5 path of a field that is missing,
+    of the wrong kind (a group for a dataset, text for a number) or out of range.
     """
     path = Path(path)
     if not path.is_file():
         raise ReaderError(path, "no such file; check the path")
-    with _open_h5(path) as f:
-        if "photon_data" not in f:
+    with _open_h5(path) as f, format_boundary(path, "the HDF5 metadata cannot be read", _REEXPORT):
+        fields = _Fields(path, f)
+        group = fields.group("photon_data")
+        if group is None:
             if any(name.startswith("photon_data") for name in f):
                 raise ReaderError(
                     path,
@@ -120,59 +132,65 @@ def open_photon_hdf5(path: str | os.PathLike[str]) -> PhotonHDF5Source:
                     "split it into one file per spot",
                 )
             raise ReaderError(path, "not a Photon-HDF5 file: it has no /photon_data group")
-        group = f["photon_data"]
-        timestamps = group.get("timestamps")
+        timestamps = fields.dataset("photon_data/timestamps")
         if timestamps is None or timestamps.ndim != 1 or timestamps.dtype.kind not in "iu":
             raise ReaderError(path, "/photon_data/timestamps is missing or not a 1-D integer array")
         n = int(timestamps.shape[0])
         for name in ("detectors", "nanotimes"):
-            ds = group.get(name)
+            ds = fields.dataset(f"photon_data/{name}")
             if ds is not None and (ds.shape != (n,) or ds.dtype.kind not in "iu"):
                 raise ReaderError(
                     path, f"/photon_data/{name} has shape {ds.shape} {ds.dtype}, not ({n},) integers"
                 )
-        unit_s = _scalar(f, "photon_data/timestamps_specs/timestamps_unit")
-        if unit_s is None or not unit_s > 0:
-            raise ReaderError(
-                path, "/photon_data/timestamps_specs/timestamps_unit is missing or not positive"
-            )
-        user = {k: _read(v) for k, v in f[_USER].items()} if _USER in f else {}
-        resolution_ps = _exact(user.get("resolution_ps"), unit_s) or _clean(unit_s * 1e12)
+        lo, hi = UNIT_RANGE_PS
+        unit_s = fields.number(
+            "photon_data/timestamps_specs/timestamps_unit", required=True, low=lo * 1e-12, high=hi * 1e-12
+        )
+        assert unit_s is not None
+        # qdcat's own fields (it writes NaN where the unit or the duration was not known)
+        fields.group(_USER)
+        user_resolution_ps = fields.number(f"{_USER}/resolution_ps", nan_ok=True)
+        user_nanotime_ps = fields.number(f"{_USER}/nanotime_resolution_ps", nan_ok=True)
+        user_acquisition_s = fields.number(f"{_USER}/acquisition_s", nan_ok=True, low=0.0, high=1e7)
+        resolution_ps = _exact(user_resolution_ps, unit_s) or _clean(unit_s * 1e12)
 
         has_nanotimes = "nanotimes" in group
         nanotime_ps = None
         if has_nanotimes:
-            tcspc_unit = _scalar(f, "photon_data/nanotimes_specs/tcspc_unit")
+            tcspc_unit = fields.number(
+                "photon_data/nanotimes_specs/tcspc_unit", low=lo * 1e-12, high=hi * 1e-12
+            )
             if tcspc_unit is None:  # Photon-HDF5 0.5 also allows one unit per detector
-                units = _read(f["setup/detectors/tcspc_unit"]) if "setup/detectors/tcspc_unit" in f else None
-                if units is not None and np.size(units) and np.all(np.asarray(units) == np.ravel(units)[0]):
-                    tcspc_unit = float(np.ravel(units)[0])
-            if tcspc_unit is not None and tcspc_unit > 0:
-                nanotime_ps = _exact(user.get("nanotime_resolution_ps"), tcspc_unit) or _clean(
-                    tcspc_unit * 1e12
-                )
+                units = fields.numbers("setup/detectors/tcspc_unit", low=lo * 1e-12, high=hi * 1e-12)
+                if units is not None and units.size and np.all(units == units[0]):
+                    tcspc_unit = float(units[0])
+            if tcspc_unit is not None:
+                nanotime_ps = _exact(user_nanotime_ps, tcspc_unit) or _clean(tcspc_unit * 1e12)
 
-        sync_rate = _scalar(f, "photon_data/measurement_specs/laser_repetition_rate")
-        if sync_rate is None and "setup/laser_repetition_rates" in f:
-            rates = np.ravel(_read(f["setup/laser_repetition_rates"]))
-            sync_rate = float(rates[0]) if rates.size and np.all(rates == rates[0]) else None
-        acquisition_s = _scalar(f, "acquisition_duration")
-        if "acquisition_s" in user:  # qdcat writes NaN when the duration was not known
-            known = user["acquisition_s"]
-            acquisition_s = float(known) if known is not None and math.isfinite(known) else None
+        sync_rate = fields.number("photon_data/measurement_specs/laser_repetition_rate", low=1e-3, high=1e11)
+        if sync_rate is None:
+            rates = fields.numbers("setup/laser_repetition_rates", low=1e-3, high=1e11)
+            sync_rate = (
+                float(rates[0]) if rates is not None and rates.size and np.all(rates == rates[0]) else None
+            )
+        acquisition_s = fields.number("acquisition_duration", low=0.0, high=1e7)
+        if fields.dataset(f"{_USER}/acquisition_s") is not None:
+            acquisition_s = user_acquisition_s
 
         single_channel = None
         if "detectors" not in group:
-            ids = np.ravel(_read(f["setup/detectors/id"])) if "setup/detectors/id" in f else np.zeros(1)
+            ids = fields.numbers("setup/detectors/id", integer=True)
+            ids = np.zeros(1) if ids is None else ids
             if ids.size != 1 or not 0 <= int(ids[0]) < MARKER_BASE:
                 raise ReaderError(
                     path, "no /photon_data/detectors array and not exactly one detector in /setup"
                 )
             single_channel = int(ids[0])
 
-        software = _optional_str(user.get("software")) or _string(f, "provenance/software")
-        version = _string(f, "identity/format_version") or _string(f, "format_version") or "?"
-        measurement_type = _string(f, "photon_data/measurement_specs/measurement_type") or "unspecified"
+        software = fields.string(f"{_USER}/software") or fields.string("provenance/software")
+        hardware = fields.string(f"{_USER}/hardware")
+        version = fields.string("identity/format_version") or fields.string("format_version") or "?"
+        measurement_type = fields.string("photon_data/measurement_specs/measurement_type") or "unspecified"
         tags = _collect_tags(f)
         tags["root_attrs"] = {k: jsonable(v) for k, v in f.attrs.items()}
     header = FileHeader(
@@ -181,9 +199,9 @@ def open_photon_hdf5(path: str | os.PathLike[str]) -> PhotonHDF5Source:
         mode="T3" if has_nanotimes else "T2",
         resolution_ps=resolution_ps,
         nanotime_resolution_ps=nanotime_ps,
-        sync_rate_hz=_positive(sync_rate),
+        sync_rate_hz=sync_rate,
         acquisition_s=acquisition_s,
-        hardware=_optional_str(user.get("hardware")),
+        hardware=hardware,
         software=software,
         record_type=f"Photon-HDF5 {version} ({measurement_type})",
         n_records=n,
@@ -420,10 +438,11 @@ def _save_validated(data: dict[str, Any], path: Path) -> None:
 def _open_h5(path: Path) -> Iterator[Any]:
     import h5py
 
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ReaderError(path, _unreadable(exc)) from exc
+    with format_boundary(path, "not a readable HDF5 file", _REEXPORT):
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:  # h5py's word for truncated, corrupt, not HDF5, missing filter
+            raise ReaderError(path, _unreadable(exc)) from exc
     try:
         yield f
     finally:
@@ -442,32 +461,104 @@ def _unreadable(exc: BaseException, what: str = "not a readable HDF5 file") -> s
     )
 
 
-def _read(ds: Any) -> Any:
-    import h5py
+class _Fields:
+    """Typed access to the fields of an open Photon-HDF5 file: a field that is there must be of
+    the kind the spec says (group or dataset, number or text) or the file is refused, naming the
+    field's HDF5 path; a field that is absent is None."""
 
-    return ds[()] if isinstance(ds, h5py.Dataset) else None
+    def __init__(self, path: Path, f: Any) -> None:
+        self.path, self.f = path, f
 
+    def _refuse(self, name: str, problem: str) -> ReaderError:
+        return ReaderError(self.path, f"/{name} {problem}: the file does not follow Photon-HDF5; {_REEXPORT}")
 
-def _scalar(f: Any, name: str) -> float | None:
-    if name not in f:
-        return None
-    value = _read(f[name])
-    try:
-        return float(np.asarray(value).item())
-    except (TypeError, ValueError):
-        return None
+    def _node(self, name: str) -> Any:
+        import h5py
 
+        obj, parts = self.f, name.split("/")
+        for i, part in enumerate(parts):
+            if not isinstance(obj, h5py.Group):
+                raise self._refuse("/".join(parts[:i]), "is a dataset where a group belongs")
+            if part not in obj:
+                return None
+            obj = obj[part]
+        return obj
 
-def _string(f: Any, name: str) -> str | None:
-    if name not in f:
-        return None
-    return _optional_str(_read(f[name]))
+    def group(self, name: str) -> Any:
+        import h5py
 
+        obj = self._node(name)
+        if obj is not None and not isinstance(obj, h5py.Group):
+            raise self._refuse(name, "is a dataset where a group belongs")
+        return obj
 
-def _optional_str(value: Any) -> str | None:
-    if isinstance(value, bytes | np.bytes_):
-        value = bytes(value).decode("utf-8", "replace")
-    return value if isinstance(value, str) and value else None
+    def dataset(self, name: str) -> Any:
+        import h5py
+
+        obj = self._node(name)
+        if obj is not None and not isinstance(obj, h5py.Dataset):
+            raise self._refuse(name, "is a group where a dataset belongs")
+        return obj
+
+    def numbers(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        integer: bool = False,
+        nan_ok: bool = False,
+        low: float | None = None,
+        high: float | None = None,
+    ) -> np.ndarray | None:
+        """The numbers of a dataset (raveled, float64 or int64); ``nan_ok``: NaN is allowed."""
+        ds = self.dataset(name)
+        if ds is None:
+            if required:
+                raise self._refuse(name, "is missing")
+            return None
+        kinds = "iu" if integer else "iuf"
+        if ds.dtype.kind not in kinds:
+            shown = one_line(repr(ds[()]), 60) if ds.size <= 16 else f"{ds.shape} {ds.dtype}"
+            wanted = "integers" if integer else "a number"
+            what = {"S": "text ", "U": "text ", "O": "text ", "b": "a boolean "}.get(ds.dtype.kind, "")
+            raise self._refuse(name, f"holds {what}{shown}, not {wanted}")
+        values = np.ravel(np.asarray(ds[()]))
+        values = values.astype(np.int64 if integer else np.float64)
+        bad = ~np.isfinite(values) if not integer else np.zeros(values.shape, bool)
+        if nan_ok:
+            bad &= ~np.isnan(values)
+        if low is not None:
+            bad |= values < low
+        if high is not None:
+            bad |= values > high
+        if bad.any():
+            value = values[np.flatnonzero(bad)[0]].item()
+            limits = f" (allowed {low:g}..{high:g})" if low is not None and high is not None else ""
+            limits = limits or (f" (allowed >= {low:g})" if low is not None else "")
+            raise self._refuse(name, f"is {value!r}{limits}")
+        return values
+
+    def number(self, name: str, *, required: bool = False, **limits: Any) -> float | None:
+        """A scalar number (a one-element dataset); NaN (if allowed) reads as None."""
+        values = self.numbers(name, required=required, **limits)
+        if values is None:
+            return None
+        if values.size != 1:
+            raise self._refuse(name, f"holds {values.size} values where one number belongs")
+        value = float(values[0])
+        return None if math.isnan(value) else value
+
+    def string(self, name: str) -> str | None:
+        """A text field (informational: a number there is shown as text)."""
+        ds = self.dataset(name)
+        if ds is None:
+            return None
+        value = ds[()]
+        if isinstance(value, bytes | np.bytes_):
+            value = bytes(value).decode("utf-8", "replace")
+        elif isinstance(value, np.generic):
+            value = str(value.item())
+        return value if isinstance(value, str) and value else None
 
 
 def _exact(value_ps: Any, unit_s: float) -> float | None:
@@ -484,10 +575,6 @@ def _exact(value_ps: Any, unit_s: float) -> float | None:
 def _clean(value_ps: float) -> float:
     """Drop the float noise of seconds × 1e12 (4e-12 s is 4 ps, not 3.9999999999999996)."""
     return float(f"{value_ps:.12g}")
-
-
-def _positive(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) and value > 0 else None
 
 
 def _nanotime_dtype(dtype: np.dtype) -> type[np.unsignedinteger]:
