@@ -176,8 +176,13 @@ def _apply(
     if columns:
         unknown = [c for c in columns if c not in available]
         if unknown:
+            import difflib
+
+            close = sorted({m for c in unknown for m in difflib.get_close_matches(c, list(available), n=3)})
+            hint = f"did you mean {', '.join(close)}? " if close else ""
             raise FilterError(
-                f"unknown column(s) {', '.join(unknown)}; valid names: {', '.join(sorted(available))}"
+                f"unknown column(s) {', '.join(unknown)}; {hint}"
+                "`qdcat query fields` lists the valid names with their units"
             )
         chosen = list(dict.fromkeys(columns))
     else:
@@ -384,6 +389,7 @@ def correlation(
     ``weighted`` uses ``<y>_err`` (when the view has it) for a 1/σ² weighted fit as well.
     """
     from qdcat.query.stats import correlate
+
     needed = [x, y] + ([f"{y}_err"] if weighted else [])
     view = population_rows(cat, source, needed, by=by, include_flagged=include_flagged, **select_kw)
     df = view.frame
@@ -418,6 +424,7 @@ def comparison(
 ) -> Comparison:
     """Two groups of ``by`` (e.g. two samples) compared on ``param``: means, medians, KS, Mann–Whitney."""
     from qdcat.query.stats import compare
+
     if len(groups) != 2:
         raise InvalidValueError(f"compare exactly two groups, got {len(groups)}: {', '.join(groups)}")
     view = population_rows(cat, source, [param], by=by, include_flagged=include_flagged, **select_kw)

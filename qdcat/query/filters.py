@@ -346,12 +346,13 @@ class _Parser:
             pattern = self.advance()
             if pattern.kind != "string":
                 raise self.error(pattern, f"expected a quoted pattern after '{word}', e.g. 'd1%'")
-            if _kind_of(column) not in ("text", None):
+            kind = _kind_of(column)
+            if kind is not None and kind != "text":
                 raise _locate(
                     self.text,
                     tok.pos,
                     f"'{word}' at position {tok.pos + 1} matches text, but {self.field_name} is "
-                    f"{_KIND_WORDS[_kind_of(column)]}; compare it with < > = or 'between'",
+                    f"{_KIND_WORDS[kind]}; compare it with < > = or 'between'",
                 )
             op = column.like if word == "like" else column.ilike
             return op(sa.literal(pattern.value))
@@ -412,7 +413,7 @@ class _Parser:
                 f"{name} is {_KIND_WORDS[kind]} but {tok.describe()} "
                 f"at position {tok.pos + 1} is not; {hint}",
             )
-        if kind == "time":
+        if kind == "time" and isinstance(value, str):
             value = _parse_time(self.text, tok, name, value)
         return sa.literal(value, column.type)
 

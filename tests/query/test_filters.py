@@ -405,3 +405,36 @@ def test_random_printable_text_parses_or_raises_filter_error(engine: sa.Engine, 
 @given(words=st.lists(st.sampled_from(_VOCAB), max_size=14))
 def test_random_token_soup_parses_or_raises_filter_error(engine: sa.Engine, words: list[str]) -> None:
     _check(engine, " ".join(words))
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ("sample = 5", r"sample is text but '5'.*quote it", 10),
+        ("g2_zero = 'abc'", r"g2_zero is a number but text 'abc'", 11),
+        ("g2_zero like 'a%'", r"'like' at position 9 matches text, but g2_zero is a number", 9),
+        ("lifetime_ns between 1 and 'x'", r"lifetime_ns is a number", 27),
+        ("sample in ('A', 3)", r"sample is text but '3'", 17),
+        ("flag = 1", r"flag is true/false", 8),
+        ("label = true", r"label is text but keyword 'true'", 9),
+    ],
+)
+def test_literals_of_the_wrong_type_are_refused_before_any_sql(
+    text: str, message: str, position: int
+) -> None:
+    # SQLite would compare anything with anything; PostgreSQL refuses text = integer with a
+    # driver error. Both get this one message, with the position, before SQL is built.
+    with pytest.raises(FilterError, match=message) as info:
+        parse_filter(text, FIELDS)
+    assert info.value.position == position
+
+
+def test_date_literals_are_parsed_and_compared_as_times() -> None:
+    times = sa.Table("tt", sa.MetaData(), sa.Column("started_at", sa.DateTime(timezone=True)))
+    fields = {"started_at": times.c.started_at}
+    with pytest.raises(FilterError, match=r"started_at is a date/time but text 'yesterday'"):
+        parse_filter("started_at > 'yesterday'", fields)
+    expr = parse_filter("started_at > '2024-05-31 14:00'", fields)
+    bound = expr.compile().params
+    (value,) = bound.values()
+    assert value.isoformat() == "2024-05-31T14:00:00+00:00"
