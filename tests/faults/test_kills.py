@@ -72,15 +72,38 @@ def test_killed_analyze_is_reclaimed_by_a_plain_analyze(
     ingest_session(catalog, session)
     env = cli_env(catalog)
     rng = random.Random(7)
-    ended, left_running = 0, 0
-    for _ in range(KILLS[backend]):
-        rc = _kill_after([*QDCAT, "analyze", "--lease-s", str(LEASE_S)], env, rng.uniform(2.5, 6.0))
-        ended += rc is not None
+    ended, left_running, started = 0, 0, 0
+    # Each process is killed a random moment after it has claimed a job, so every kill lands
+    # mid-job whatever the machine's speed; processes that find nothing to do end by themselves.
+    while left_running < KILLS[backend] and started < 3 * KILLS[backend]:
+        started += 1
+        proc = subprocess.Popen(
+            [*QDCAT, "analyze", "--lease-s", str(LEASE_S)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while proc.poll() is None:
+            with catalog.session() as s:
+                mine = s.scalar(
+                    select(func.count()).where(
+                        AnalysisRun.status == RunStatus.RUNNING, AnalysisRun.pid == proc.pid
+                    )
+                )
+            if mine:
+                time.sleep(rng.uniform(0.0, 0.3))
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        if proc.wait() >= 0:
+            ended += 1
+            if proc.returncode == 0:
+                break  # all work done: nothing left to interrupt
         with catalog.session() as s:
             left_running += bool(
                 s.scalar(select(func.count()).where(AnalysisRun.status == RunStatus.RUNNING))
             )
-    print(f"{KILLS[backend]} kills, {left_running} left a run 'running', {ended} ended by themselves")
+    print(f"{started} started, {left_running} killed mid-job, {ended} ended by themselves")
     # the kills really interrupted work (else this test would prove nothing)
     assert left_running >= KILLS[backend] // 2
     time.sleep(LEASE_S + 0.5)  # every dead process's lease has expired
