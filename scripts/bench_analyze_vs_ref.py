@@ -47,6 +47,28 @@ OLD_KINDS = {
 }
 
 
+def _session_for(cat: object, session: Path, home: Path) -> Path:
+    """session.toml without the setup facts an older qdcat does not take (camera, detectors)."""
+    import inspect
+    import tomllib
+
+    takes = set(inspect.signature(cat.add_setup).parameters)  # type: ignore[attr-defined]
+    data = tomllib.loads((session / "session.toml").read_text())
+    dropped = {k for st in data.get("setup", []) for k in st if k not in takes | {"name"}}
+    if not dropped:
+        return session / "session.toml"
+    text = (session / "session.toml").read_text()
+    kept = [line for line in text.splitlines() if line.split("=")[0].strip() not in dropped]
+    out = home.parent / f"{home.name}-session.toml"
+    out.write_text("\n".join(kept) + "\n")
+    # the dots CSVs are named relative to the session file
+    for csv in session.glob("*.csv"):
+        target = out.parent / csv.name
+        if not target.exists():
+            target.symlink_to(csv)
+    return out
+
+
 def driver(session: Path, home: Path, mode: str) -> dict[str, object]:
     """Runs inside the qdcat under test (PYTHONPATH): ingest, then time analyze per analysis."""
     import qdcat
@@ -56,7 +78,7 @@ def driver(session: Path, home: Path, mode: str) -> dict[str, object]:
     from qdcat.session import register_session
 
     cat = init_catalog(home)
-    register_session(cat, session / "session.toml")
+    register_session(cat, _session_for(cat, session, home))
     outcomes = ingest_many(cat, read_manifest(session / "manifest.csv"))
     assert all(o.status == "ingested" for o in outcomes), [o for o in outcomes if o.status != "ingested"]
     new = hasattr(jobs, "measurement_analyses")
