@@ -55,6 +55,7 @@ from qdcat.catalog.models import (
     SpecimenPurpose,
 )
 from qdcat.catalog.types import utcnow
+from qdcat.catalog.validate import YEARS
 from qdcat.config import Config, load_config, write_config_file
 from qdcat.errors import (
     AlreadyExistsError,
@@ -151,8 +152,10 @@ def parse_date(value: Any, what: str) -> dt.date | None:
         day = dt.date.fromisoformat(str(value).strip())
     except ValueError:
         raise InvalidValueError(f"{what} must be a date like 2026-03-01, got {value!r}") from None
-    if not 1900 <= day.year <= 2999:
-        raise InvalidValueError(f"{what} {day.isoformat()} is outside the years 1900–2999; check the date")
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise InvalidValueError(
+            f"{what} {day.isoformat()} is outside the years {YEARS[0]}–{YEARS[1]}; check the date"
+        )
     return day
 
 
@@ -168,8 +171,10 @@ def parse_datetime(value: Any, what: str) -> dt.datetime | None:
             raise InvalidValueError(
                 f"{what} must be an ISO time like 2026-03-01T14:05:00+01:00, got {value!r}"
             ) from None
-    if not 1900 <= ts.year <= 2999:
-        raise InvalidValueError(f"{what} {ts.isoformat()} is outside the years 1900–2999; check the date")
+    if not YEARS[0] <= ts.year <= YEARS[1]:
+        raise InvalidValueError(
+            f"{what} {ts.isoformat()} is outside the years {YEARS[0]}–{YEARS[1]}; check the date"
+        )
     if ts.tzinfo is None:
         # Lab clocks are local: a naive time is read as the machine's local zone.
         ts = ts.astimezone()
