@@ -20,10 +20,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from qdcat import workflow
 from qdcat.analysis.fits import photon_energy_j
@@ -31,6 +33,11 @@ from qdcat.catalog.api import Catalog, init_catalog
 from qdcat.errors import QdcatError
 from qdcat.ingest.pipeline import read_manifest
 from qdcat.session import SessionPlan, register_session, write_session
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from qdcat.query.stats import Summary
 
 DEMO_MARKER = ".qdcat-demo"
 
@@ -192,8 +199,83 @@ def _analyse(
 
 INP, CDSE = "InP-ZnSe-sim", "CdSe-CdS-sim"
 
+#: One dot's row of ``truth_dots.csv``: numbers as floats, texts as texts, empty cells as None.
+_DotTruth = dict[str, float | str | None]
 
-def _truth_dots(folder: Path) -> dict[str, dict[str, Any]]:
+
+class _PowerSeriesTruth(TypedDict):
+    slope_cm2_per_j: float
+    decay_rate_per_us: float
+    sigma_cm2: float
+    saturation_intensity_w_cm2: float
+
+
+class _SaturationTruth(TypedDict):
+    saturation_intensity_w_cm2: float
+    decay_rate_per_us: float
+    sigma_cm2: float
+
+
+class _TransientAbsorptionTruth(TypedDict):
+    biexciton_lifetime_ps: float
+    biexciton_rate_per_ns: float
+
+
+class _PopulationLaw(TypedDict):
+    material: str
+    lifetime_slope_ns_per_ev: float
+    energy_ref_ev: float
+
+
+class _SessionTruth(TypedDict):
+    """The parts of ``truth.json`` (written by ``qdcat.session``) that the study table reads."""
+
+    plan: dict[str, float]
+    power_series: _PowerSeriesTruth
+    saturation: _SaturationTruth
+    transient_absorption: _TransientAbsorptionTruth
+    populations: dict[str, _PopulationLaw]
+
+
+@dataclass(frozen=True)
+class _Study:
+    """What the study's answers come from: the catalog, and the simulation's truth to set beside them."""
+
+    cat: Catalog
+    folder: Path
+    dots: dict[str, _DotTruth]
+    truth: _SessionTruth
+    trace_s: float  # the long traces' duration: the blinking answers come from those
+
+    @classmethod
+    def read(cls, cat: Catalog, session_folder: Path) -> _Study:
+        truth: _SessionTruth = json.loads((session_folder / "truth.json").read_text())
+        trace_s = float(truth["plan"]["trace_duration_s"])
+        return cls(cat, session_folder, _truth_dots(session_folder), truth, trace_s)
+
+
+@dataclass(frozen=True)
+class _Distribution:
+    """A quantity of the InP dots answered as a distribution over dots, and how to judge it.
+
+    ``col`` is the catalog's column, ``tkey`` the truth's; ``per_dot`` judges each dot
+    by its own uncertainty, ``check=False`` sets the truth beside without a verdict,
+    ``long_traces`` keeps the dots with a long (blinking) trace only.
+    """
+
+    name: str
+    col: str
+    tkey: str
+    paper: str
+    normal: bool = False
+    scale: float = 1.0
+    per_dot: bool = False
+    note: str = ""
+    check: bool = True
+    long_traces: bool = False
+
+
+def _truth_dots(folder: Path) -> dict[str, _DotTruth]:
     with (folder / "truth_dots.csv").open() as fh:
         out = {}
         for r in csv.DictReader(fh):
@@ -201,7 +283,7 @@ def _truth_dots(folder: Path) -> dict[str, dict[str, Any]]:
         return out
 
 
-def _num(v: str) -> Any:
+def _num(v: str) -> float | str | None:
     try:
         return float(v)
     except ValueError:
@@ -218,106 +300,154 @@ def _pm(v: float, e: float, digits: int = 3) -> str:
     return f"{_g(v, digits)} ± {_g(e, 2)}"
 
 
-def _true_values(df: Any, truth: dict[str, dict[str, Any]], key: str) -> np.ndarray:
-    return np.array(
-        [float(truth[d][key]) if truth.get(d, {}).get(key) is not None else np.nan for d in df["dot"]]
-    )
+def _true_values(df: pd.DataFrame, truth: dict[str, _DotTruth], key: str) -> npt.NDArray[np.float64]:
+    def true_value(dot: str) -> float:
+        value = truth.get(dot, {}).get(key)
+        return float(value) if value is not None else np.nan
+
+    return np.array([true_value(d) for d in df["dot"]])
 
 
 def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
     """The reference study's population answers (science.md §4–5) from the catalog."""
+    study = _Study.read(cat, session_folder)
+    return [
+        *_line_and_g2_rows(study),
+        *_blinking_rows(study),
+        *_energy_correlation_rows(study),
+        *_power_series_rows(study),
+        *_ensemble_rows(study),
+        *_biexciton_rows(study),
+        *_pulsed_g2_rows(study),
+    ]
+
+
+_BIASED = (
+    "the study's log–log regression of P(t) is biased (Hoogenboom et al. 2006, Clauset et al. "
+    "2009); the discrete maximum-likelihood row recovers the truth"
+)
+
+_LINE_AND_G2 = (
+    _Distribution(
+        "emission centre (nm)", "center_nm", "center_nm", "inside the ensemble PL, 629 nm (FWHM 47)"
+    ),
+    _Distribution("FWHM (nm)", "fwhm_nm", "fwhm_nm", "mean 19.4, SD 2.5, 13–24 (n=72)"),
+    _Distribution(
+        "lifetime (ns)", "lifetime_ns", "lifetime_ns", "normal fit 22.5, SD 5.4 (n=25)", normal=True
+    ),
+    _Distribution("cw g2(0)", "g2_zero", "g2_zero_expected", "mean 0.19, SD 0.1 (n=70)", per_dot=True),
+)
+_K_ON_LOGLOG = _Distribution(
+    "k_on, log–log regression",
+    "k_on_loglog",
+    "k_on",
+    "mean 1.2 (n=25)",
+    check=False,
+    note=_BIASED,
+    long_traces=True,
+)
+_K_OFF_LOGLOG = _Distribution(
+    "k_off, log–log regression",
+    "k_off_loglog",
+    "k_off",
+    "mean 2.2 (n=25)",
+    check=False,
+    note=_BIASED,
+    long_traces=True,
+)
+_ON_FRACTION = _Distribution(
+    "on-fraction (%)",
+    "on_fraction",
+    "on_fraction_realised",
+    "mean 95.5 (n=25)",
+    scale=100.0,
+    long_traces=True,
+)
+
+
+def _line_and_g2_rows(study: _Study) -> list[StudyRow]:
+    """Emission centre, FWHM, lifetime and cw g2(0) over the dots."""
+    return _distribution_rows(study, _LINE_AND_G2)
+
+
+def _blinking_rows(study: _Study) -> list[StudyRow]:
+    """The blinking exponents (the study's log–log ones beside the pooled ML) and the on-fraction."""
+    return [
+        *_distribution_rows(study, (_K_ON_LOGLOG,)),
+        *_pooled_rows(study.cat, study.folder, study.trace_s),
+        *_distribution_rows(study, (_K_OFF_LOGLOG, _ON_FRACTION)),
+    ]
+
+
+def _distribution_rows(study: _Study, quantities: tuple[_Distribution, ...]) -> list[StudyRow]:
+    return [row for d in quantities if (row := _distribution_row(study, d)) is not None]
+
+
+def _distribution_row(study: _Study, d: _Distribution) -> StudyRow | None:
+    """One quantity's population as queries give it (results that failed QC left out) beside the truth."""
     from qdcat.query import api as q
-    from qdcat.query.stats import correlate, describe
+    from qdcat.query.stats import describe
 
-    truth = _truth_dots(session_folder)
-    tj = json.loads((session_folder / "truth.json").read_text())
-    trace_s = float(tj["plan"]["trace_duration_s"])
-    rows: list[StudyRow] = []
+    cols = [d.col, *([f"{d.col}_err"] if d.per_dot else []), "dot", "trace_duration_s"]
+    view = q.population_rows(study.cat, "dots", list(dict.fromkeys(cols)), by=None, sample=INP)
+    sel = view.frame[view.frame[d.col].notna()]
+    note = d.note
+    if view.flagged:
+        note = (note + "; " if note else "") + f"{view.flagged} result(s) that failed QC left out"
+    if d.long_traces:
+        # The study's blinking answers come from long traces (its 25 dots); a dot's short
+        # g2 acquisition gives an on-fraction too, but few periods for an exponent.
+        sel = sel[sel["trace_duration_s"] >= 0.9 * study.trace_s]
+    if len(sel) < 2:
+        return None
+    est = describe(sel[d.col].to_numpy() * d.scale)
+    true_values = _true_values(sel, study.dots, d.tkey)
+    tru = describe(true_values * d.scale)
+    text, ttext = _distribution_texts(est, tru, normal=d.normal)
+    if d.per_dot:
+        note, agree = _per_dot_verdict(sel[d.col].to_numpy(), sel[f"{d.col}_err"].to_numpy(), true_values)
+        return StudyRow(d.name, text, ttext, d.paper, note=note, agree=agree)
+    if not d.check:
+        return StudyRow(d.name, text, ttext, d.paper, note=note)
+    return StudyRow(d.name, text, ttext, d.paper, est.mean, est.mean_err, tru.mean, note=note)
 
-    def dist(
-        name: str,
-        col: str,
-        tkey: str,
-        paper: str,
-        *,
-        normal: bool = False,
-        scale: float = 1.0,
-        per_dot: bool = False,
-        note: str = "",
-        check: bool = True,
-        long_traces: bool = False,
-    ) -> None:
-        # The quantity's population as queries give it: results that failed QC left out.
-        cols = [col, *([f"{col}_err"] if per_dot else []), "dot", "trace_duration_s"]
-        view = q.population_rows(cat, "dots", list(dict.fromkeys(cols)), by=None, sample=INP)
-        sel = view.frame[view.frame[col].notna()]
-        if view.flagged:
-            note = (note + "; " if note else "") + f"{view.flagged} result(s) that failed QC left out"
-        if long_traces:
-            # The study's blinking answers come from long traces (its 25 dots); a dot's short
-            # g2 acquisition gives an on-fraction too, but few periods for an exponent.
-            sel = sel[sel["trace_duration_s"] >= 0.9 * trace_s]
-        if len(sel) < 2:
-            return
-        est = describe(sel[col].to_numpy() * scale)
-        true_values = _true_values(sel, truth, tkey)
-        tru = describe(true_values * scale)
-        if per_dot:
-            # Judge each dot's estimate by its own uncertainty: the population mean of an
-            # estimator bounded at 0 (g2) is biased low when single-dot errors are large.
-            pulls = (sel[col].to_numpy() - true_values) / sel[f"{col}_err"].to_numpy()
-            within1, within2 = float(np.mean(np.abs(pulls) < 1)), float(np.mean(np.abs(pulls) < 2))
-            note = (
-                f"per-dot |estimate − truth| within 1σ for {within1:.0%}, within 2σ for {within2:.0%} "
-                "of dots; the mean of fits bounded at 0 is biased low at short acquisitions"
-            )
-            agree = within2 >= 0.85
-        else:
-            agree = None
-        if normal:
-            text = (
-                f"normal fit {_pm(est.normal_mean, est.normal_mean_err)}, SD {_g(est.normal_sd)} (n={est.n})"
-            )
-            ttext = f"{_g(tru.normal_mean)}, SD {_g(tru.normal_sd)}"
-        else:
-            spread = f"SD {_g(est.sd)}, {_g(est.min)}–{_g(est.max)}"
-            text = f"mean {_pm(est.mean, est.mean_err)}, {spread} (n={est.n})"
-            ttext = f"{_g(tru.mean)}, SD {_g(tru.sd)}, {_g(tru.min)}–{_g(tru.max)}"
-        if per_dot or not check:
-            rows.append(StudyRow(name, text, ttext, paper, note=note, agree=agree))
-        else:
-            rows.append(StudyRow(name, text, ttext, paper, est.mean, est.mean_err, tru.mean, note=note))
 
-    biased = (
-        "the study's log–log regression of P(t) is biased (Hoogenboom et al. 2006, Clauset et al. "
-        "2009); the discrete maximum-likelihood row recovers the truth"
+def _distribution_texts(est: Summary, tru: Summary, *, normal: bool) -> tuple[str, str]:
+    """qdcat's and the truth's distribution as the table prints them."""
+    if normal:
+        text = f"normal fit {_pm(est.normal_mean, est.normal_mean_err)}, SD {_g(est.normal_sd)} (n={est.n})"
+        return text, f"{_g(tru.normal_mean)}, SD {_g(tru.normal_sd)}"
+    spread = f"SD {_g(est.sd)}, {_g(est.min)}–{_g(est.max)}"
+    text = f"mean {_pm(est.mean, est.mean_err)}, {spread} (n={est.n})"
+    return text, f"{_g(tru.mean)}, SD {_g(tru.sd)}, {_g(tru.min)}–{_g(tru.max)}"
+
+
+def _per_dot_verdict(
+    values: npt.NDArray[np.float64], errors: npt.NDArray[np.float64], true_values: npt.NDArray[np.float64]
+) -> tuple[str, bool]:
+    """Each dot's estimate judged by its own uncertainty: the population mean of an
+    estimator bounded at 0 (g2) is biased low when single-dot errors are large."""
+    pulls = (values - true_values) / errors
+    within1, within2 = float(np.mean(np.abs(pulls) < 1)), float(np.mean(np.abs(pulls) < 2))
+    note = (
+        f"per-dot |estimate − truth| within 1σ for {within1:.0%}, within 2σ for {within2:.0%} "
+        "of dots; the mean of fits bounded at 0 is biased low at short acquisitions"
     )
-    dist("emission centre (nm)", "center_nm", "center_nm", "inside the ensemble PL, 629 nm (FWHM 47)")
-    dist("FWHM (nm)", "fwhm_nm", "fwhm_nm", "mean 19.4, SD 2.5, 13–24 (n=72)")
-    dist("lifetime (ns)", "lifetime_ns", "lifetime_ns", "normal fit 22.5, SD 5.4 (n=25)", normal=True)
-    dist("cw g2(0)", "g2_zero", "g2_zero_expected", "mean 0.19, SD 0.1 (n=70)", per_dot=True)
-    long = {"long_traces": True}
-    dist(
-        "k_on, log–log regression", "k_on_loglog", "k_on", "mean 1.2 (n=25)", check=False, note=biased, **long
-    )
-    rows.extend(_pooled_rows(cat, session_folder, trace_s))
-    dist(
-        "k_off, log–log regression",
-        "k_off_loglog",
-        "k_off",
-        "mean 2.2 (n=25)",
-        check=False,
-        note=biased,
-        **long,
-    )
-    dist("on-fraction (%)", "on_fraction", "on_fraction_realised", "mean 95.5 (n=25)", scale=100.0, **long)
+    return note, within2 >= 0.85
 
-    pop = tj["populations"][INP]
+
+def _energy_correlation_rows(study: _Study) -> list[StudyRow]:
+    """Lifetime and FWHM against emission energy: the study's correlated and uncorrelated pair."""
+    from qdcat.query import api as q
+    from qdcat.query.stats import correlate
+
+    pop = study.truth["populations"][INP]
+    rows = []
     for y, paper, tslope in (
         ("lifetime_ns", "strongly correlated", pop["lifetime_slope_ns_per_ev"]),
         ("fwhm_nm", "not correlated", 0.0),
     ):
-        both = q.population_rows(cat, "dots", ["energy_ev", y], by=None, sample=INP).frame
+        both = q.population_rows(study.cat, "dots", ["energy_ev", y], by=None, sample=INP).frame
         sel = both[both[y].notna() & both["energy_ev"].notna()]
         if len(sel) >= 3:
             c = correlate(sel["energy_ev"], sel[y], x_name="energy_ev", y_name=y)
@@ -334,107 +464,132 @@ def study_table(cat: Catalog, session_folder: Path) -> list[StudyRow]:
                     tslope,
                 )
             )
-
-    ps = q.results(cat, "power_series", sample=INP)
-    if len(ps):
-        r = ps.iloc[0]
-        t = tj["power_series"]
-        e_j = photon_energy_j(445.0)
-        rows += [
-            StudyRow(
-                "power series σ (cm²)",
-                _pm(r.sigma_cm2, r.sigma_cm2_err),
-                _g(t["sigma_cm2"]),
-                f"printed 2.0e-14; its own slope gives 5.9e4 × {e_j:.4g} J = {5.9e4 * e_j:.3g}",
-                r.sigma_cm2,
-                r.sigma_cm2_err,
-                t["sigma_cm2"],
-                "paper's printed σ disagrees with its own formula",
-            ),
-            StudyRow(
-                "power series γ (µs⁻¹)",
-                _pm(r.decay_rate_per_us, r.decay_rate_per_us_err),
-                _g(t["decay_rate_per_us"]),
-                "47 (τ = 21 ns)",
-                r.decay_rate_per_us,
-                r.decay_rate_per_us_err,
-                t["decay_rate_per_us"],
-            ),
-            StudyRow(
-                "power series I_S (W/cm²)",
-                _pm(r.saturation_intensity_w_cm2, r.saturation_intensity_w_cm2_err)
-                + f" (68 %, Fieller: {_g(r.saturation_intensity_w_cm2_lo)}"
-                + f"–{_g(r.saturation_intensity_w_cm2_hi)})",
-                _g(t["saturation_intensity_w_cm2"]),
-                "790",
-                r.saturation_intensity_w_cm2,
-                r.saturation_intensity_w_cm2_err,
-                t["saturation_intensity_w_cm2"],
-            ),
-        ]
-    sat = q.results(cat, "saturation")
-    if len(sat):
-        r = sat.iloc[0]
-        t = tj["saturation"]
-        e_j = photon_energy_j(445.0)
-        rows += [
-            StudyRow(
-                "ensemble I_S (W/cm²)",
-                _pm(r.saturation_intensity_w_cm2, r.saturation_intensity_w_cm2_err),
-                _g(t["saturation_intensity_w_cm2"]),
-                "690 ± 40",
-                r.saturation_intensity_w_cm2,
-                r.saturation_intensity_w_cm2_err,
-                t["saturation_intensity_w_cm2"],
-            ),
-            StudyRow(
-                "ensemble γ, film decay (µs⁻¹)",
-                _pm(r.decay_rate_per_us, r.decay_rate_per_us_err),
-                _g(t["decay_rate_per_us"]),
-                "40 ± 0.4",
-                r.decay_rate_per_us,
-                r.decay_rate_per_us_err,
-                t["decay_rate_per_us"],
-            ),
-            StudyRow(
-                "ensemble σ = ħω_p·γ/I_S (cm²)",
-                _pm(r.sigma_cm2, r.sigma_cm2_err),
-                _g(t["sigma_cm2"]),
-                f"printed 2.0e-14; its own inputs give {e_j * 40e6 / 690:.3g}",
-                r.sigma_cm2,
-                r.sigma_cm2_err,
-                t["sigma_cm2"],
-                "paper's printed σ disagrees with its own formula",
-            ),
-        ]
-    bx = q.results(cat, "biexciton")
-    if len(bx):
-        r = bx.iloc[0]
-        t = tj["transient_absorption"]
-        rows += [
-            StudyRow(
-                "γ_XX, fast TA component (ns⁻¹)",
-                _pm(r.biexciton_rate_per_ns, r.biexciton_rate_per_ns_err),
-                _g(t["biexciton_rate_per_ns"]),
-                "14.3 (~70 ps)",
-                r.biexciton_rate_per_ns,
-                r.biexciton_rate_per_ns_err,
-                t["biexciton_rate_per_ns"],
-            ),
-            StudyRow(
-                "PLQY_XX = 4γ/γ_XX (%)",
-                _pm(100 * r.plqy_xx, 100 * r.plqy_xx_err),
-                _g(100 * 4 * r.decay_rate_per_us * 1e-3 / t["biexciton_rate_per_ns"]),
-                "0.77",
-                100 * r.plqy_xx,
-                100 * r.plqy_xx_err,
-                100 * 4 * r.decay_rate_per_us * 1e-3 / t["biexciton_rate_per_ns"],
-            ),
-        ]
-    pg = q.results(cat, "g2_pulsed", sample=INP)
-    if len(pg):
-        rows.append(_pulsed_row(pg, truth))
     return rows
+
+
+def _power_series_rows(study: _Study) -> list[StudyRow]:
+    """σ, γ and I_S of the single dot's power series."""
+    from qdcat.query import api as q
+
+    ps = q.results(study.cat, "power_series", sample=INP)
+    if not len(ps):
+        return []
+    r = ps.iloc[0]
+    t = study.truth["power_series"]
+    e_j = photon_energy_j(445.0)
+    return [
+        StudyRow(
+            "power series σ (cm²)",
+            _pm(r.sigma_cm2, r.sigma_cm2_err),
+            _g(t["sigma_cm2"]),
+            f"printed 2.0e-14; its own slope gives 5.9e4 × {e_j:.4g} J = {5.9e4 * e_j:.3g}",
+            r.sigma_cm2,
+            r.sigma_cm2_err,
+            t["sigma_cm2"],
+            "paper's printed σ disagrees with its own formula",
+        ),
+        StudyRow(
+            "power series γ (µs⁻¹)",
+            _pm(r.decay_rate_per_us, r.decay_rate_per_us_err),
+            _g(t["decay_rate_per_us"]),
+            "47 (τ = 21 ns)",
+            r.decay_rate_per_us,
+            r.decay_rate_per_us_err,
+            t["decay_rate_per_us"],
+        ),
+        StudyRow(
+            "power series I_S (W/cm²)",
+            _pm(r.saturation_intensity_w_cm2, r.saturation_intensity_w_cm2_err)
+            + f" (68 %, Fieller: {_g(r.saturation_intensity_w_cm2_lo)}"
+            + f"–{_g(r.saturation_intensity_w_cm2_hi)})",
+            _g(t["saturation_intensity_w_cm2"]),
+            "790",
+            r.saturation_intensity_w_cm2,
+            r.saturation_intensity_w_cm2_err,
+            t["saturation_intensity_w_cm2"],
+        ),
+    ]
+
+
+def _ensemble_rows(study: _Study) -> list[StudyRow]:
+    """The film's saturation series and decay: I_S, γ and σ = ħω_p·γ/I_S of the ensemble."""
+    from qdcat.query import api as q
+
+    sat = q.results(study.cat, "saturation")
+    if not len(sat):
+        return []
+    r = sat.iloc[0]
+    t = study.truth["saturation"]
+    e_j = photon_energy_j(445.0)
+    return [
+        StudyRow(
+            "ensemble I_S (W/cm²)",
+            _pm(r.saturation_intensity_w_cm2, r.saturation_intensity_w_cm2_err),
+            _g(t["saturation_intensity_w_cm2"]),
+            "690 ± 40",
+            r.saturation_intensity_w_cm2,
+            r.saturation_intensity_w_cm2_err,
+            t["saturation_intensity_w_cm2"],
+        ),
+        StudyRow(
+            "ensemble γ, film decay (µs⁻¹)",
+            _pm(r.decay_rate_per_us, r.decay_rate_per_us_err),
+            _g(t["decay_rate_per_us"]),
+            "40 ± 0.4",
+            r.decay_rate_per_us,
+            r.decay_rate_per_us_err,
+            t["decay_rate_per_us"],
+        ),
+        StudyRow(
+            "ensemble σ = ħω_p·γ/I_S (cm²)",
+            _pm(r.sigma_cm2, r.sigma_cm2_err),
+            _g(t["sigma_cm2"]),
+            f"printed 2.0e-14; its own inputs give {e_j * 40e6 / 690:.3g}",
+            r.sigma_cm2,
+            r.sigma_cm2_err,
+            t["sigma_cm2"],
+            "paper's printed σ disagrees with its own formula",
+        ),
+    ]
+
+
+def _biexciton_rows(study: _Study) -> list[StudyRow]:
+    """The solution's transient absorption: γ_XX, and PLQY_XX = 4γ/γ_XX with the film's γ."""
+    from qdcat.query import api as q
+
+    bx = q.results(study.cat, "biexciton")
+    if not len(bx):
+        return []
+    r = bx.iloc[0]
+    t = study.truth["transient_absorption"]
+    plqy_xx_true = 100 * 4 * r.decay_rate_per_us * 1e-3 / t["biexciton_rate_per_ns"]
+    return [
+        StudyRow(
+            "γ_XX, fast TA component (ns⁻¹)",
+            _pm(r.biexciton_rate_per_ns, r.biexciton_rate_per_ns_err),
+            _g(t["biexciton_rate_per_ns"]),
+            "14.3 (~70 ps)",
+            r.biexciton_rate_per_ns,
+            r.biexciton_rate_per_ns_err,
+            t["biexciton_rate_per_ns"],
+        ),
+        StudyRow(
+            "PLQY_XX = 4γ/γ_XX (%)",
+            _pm(100 * r.plqy_xx, 100 * r.plqy_xx_err),
+            _g(plqy_xx_true),
+            "0.77",
+            100 * r.plqy_xx,
+            100 * r.plqy_xx_err,
+            plqy_xx_true,
+        ),
+    ]
+
+
+def _pulsed_g2_rows(study: _Study) -> list[StudyRow]:
+    from qdcat.query import api as q
+
+    pg = q.results(study.cat, "g2_pulsed", sample=INP)
+    return [_pulsed_row(pg, study.dots)] if len(pg) else []
 
 
 def _pooled_rows(cat: Catalog, session_folder: Path, trace_s: float) -> list[StudyRow]:
@@ -455,7 +610,7 @@ def _pooled_rows(cat: Catalog, session_folder: Path, trace_s: float) -> list[Stu
         return []
     dots_df = q.dots(cat, sample=INP, columns=["dot", "trace_duration_s", "blinking_qc"])
     used = dots_df[(dots_df["trace_duration_s"] >= 0.9 * trace_s) & (dots_df["blinking_qc"] != "fail")]["dot"]
-    ideal: dict[str, list[tuple[Any, int]]] = {"on": [], "off": []}
+    ideal: dict[str, list[tuple[npt.NDArray[np.int64], int]]] = {"on": [], "off": []}
     for lab in used:
         path = session_folder / "states" / f"{lab}.npz"
         if not path.is_file():
@@ -490,7 +645,7 @@ def _pooled_rows(cat: Catalog, session_folder: Path, trace_s: float) -> list[Stu
     return out
 
 
-def _pulsed_row(pg: Any, truth: dict[str, dict[str, Any]]) -> StudyRow:
+def _pulsed_row(pg: pd.DataFrame, truth: dict[str, _DotTruth]) -> StudyRow:
     """Pulsed g2(0) of every pulsed acquisition: window ratio vs expectation, peak model vs the dot alone."""
     n_none = int(pg["g2_zero"].isna().sum())  # too few photons for a single coincidence
     pg = pg[pg["g2_zero"].notna()]
@@ -559,7 +714,7 @@ def _figures(cat: Catalog, folder: Path, progress: Callable[[str, int, int], Non
     for kind in ("spectrum", "g2_cw", "decay", "g2_pulsed", "intensity_trace", "power_series_point"):
         if kind in examples:
             mid = examples[kind]
-            tasks.append((f"{kind}_{mid}", lambda mid=mid: fq.measurement_figures(cat, mid)))
+            tasks.append((f"{kind}_{mid}", partial(fq.measurement_figures, cat, mid)))
     sat = [m["id"] for m in cat.list_measurements(kind="saturation_point")]
     if sat:
         tasks.append(("ensemble", lambda: fq.measurement_figures(cat, sat[0])))
