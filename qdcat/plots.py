@@ -656,7 +656,7 @@ def plot_histogram(
         color = f"C{i % 10}"
         ax.hist(
             values,
-            bins=edges,
+            bins=edges.tolist(),
             histtype="stepfilled",
             facecolor=to_rgba(color, 0.4),
             edgecolor=color,
@@ -677,6 +677,27 @@ def plot_histogram(
     ax.set_ylabel("Occurrences (count per bin)")
     _legend(ax, "best")
     return fig
+
+
+def _error_bars(name: str, err: npt.ArrayLike | None, xs: FloatArray) -> FloatArray | None:
+    """1σ error bars, one per point (a NaN error draws no bar); None when not given."""
+    if err is None:
+        return None
+    ea = _array(name, err)
+    _same_length(x=xs, **{name: ea})
+    if np.any(ea < 0):
+        raise InvalidValueError(f"{name} must be >= 0 (1σ uncertainties)")
+    return np.where(np.isfinite(ea), ea, 0.0)
+
+
+def _group_labels(groups: npt.ArrayLike | Sequence[Any] | None, n: int) -> npt.NDArray[np.object_]:
+    """One group label (text) per point; every point in group "all" when no groups are given."""
+    if groups is None:
+        return np.array(["all"] * n, dtype=object)
+    labels = np.asarray([str(g) for g in np.asarray(groups, dtype=object).ravel()], dtype=object)
+    if labels.size != n:
+        raise InvalidValueError(f"groups must hold one label per point: {labels.size} labels, {n} points")
+    return labels
 
 
 def plot_scatter(
@@ -706,23 +727,8 @@ def plot_scatter(
     xs = _array("x", x)
     ys = _array("y", y)
     _same_length(x=xs, y=ys)
-    errs: dict[str, FloatArray | None] = {}
-    for name, e in (("x_err", x_err), ("y_err", y_err)):
-        if e is None:
-            errs[name] = None
-            continue
-        ea = _array(name, e)
-        _same_length(x=xs, **{name: ea})
-        if np.any(ea < 0):
-            raise InvalidValueError(f"{name} must be >= 0 (1σ uncertainties)")
-        errs[name] = np.where(np.isfinite(ea), ea, 0.0)
-    labels = np.array(["all"] * xs.size, dtype=object)
-    if groups is not None:
-        labels = np.asarray([str(g) for g in np.asarray(groups, dtype=object).ravel()], dtype=object)
-        if labels.size != xs.size:
-            raise InvalidValueError(
-                f"groups must hold one label per point: {labels.size} labels, {xs.size} points"
-            )
+    errs = {name: _error_bars(name, e, xs) for name, e in (("x_err", x_err), ("y_err", y_err))}
+    labels = _group_labels(groups, xs.size)
     ok = np.isfinite(xs) & np.isfinite(ys)
     dropped = int(xs.size - np.count_nonzero(ok))
     if not ok.any():

@@ -2,16 +2,24 @@
 
 They trust their input (time-sorted int64 ps, uint8 channels, consistent sizes); the public
 wrappers in :mod:`qdcat.analysis.histograms` validate everything before calling them.
+Signatures give the types of the compiled body: an ``np.int64`` result reaches Python as an
+``int`` (numba boxes it), so callers take ``int()`` of it where they keep it.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+import numpy.typing as npt
+
+I64Array = npt.NDArray[np.int64]
+U8Array = npt.NDArray[np.uint8]
 
 
 @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _count_pair(hist, c, cj, dd, a, b, window, bin_w):  # type: ignore[no-untyped-def]
+def _count_pair(
+    hist: I64Array, c: np.uint8, cj: np.uint8, dd: np.int64, a: int, b: int, window: int, bin_w: int
+) -> None:
     # dd = t_later - t_earlier in [0, W] (stream order). The delay t_b - t_a is +dd when the
     # later event is b and -dd when it is a; bins are half-open [-W + k*w, -W + (k+1)*w),
     # so +W itself is outside while -W is inside. Branch-free (the index is valid for any
@@ -26,7 +34,17 @@ def _count_pair(hist, c, cj, dd, a, b, window, bin_w):  # type: ignore[no-untype
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _pairs_with_carry(carry_t, carry_c, ts, ch, a, b, window, bin_w, hist):  # type: ignore[no-untyped-def]
+def _pairs_with_carry(
+    carry_t: I64Array,
+    carry_c: U8Array,
+    ts: I64Array,
+    ch: U8Array,
+    a: int,
+    b: int,
+    window: int,
+    bin_w: int,
+    hist: I64Array,
+) -> int:
     # Pairs of (carry event, chunk event): only the first chunk events, within the window of
     # the carry's last one, can have any. Kept out of g2_linear's hot loop, which any extra
     # condition slows down by ~1/4. Returns 1 if the chunk starts before the carry ends.
@@ -52,7 +70,17 @@ def _pairs_with_carry(carry_t, carry_c, ts, ch, a, b, window, bin_w, hist):  # t
 
 # error_model="numpy": no ZeroDivisionError check on `//` (the wrappers validate bin_w > 0).
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def g2_linear(carry_t, carry_c, ts, ch, a, b, window, bin_w, hist):  # type: ignore[no-untyped-def]
+def g2_linear(
+    carry_t: I64Array,
+    carry_c: U8Array,
+    ts: I64Array,
+    ch: U8Array,
+    a: int,
+    b: int,
+    window: int,
+    bin_w: int,
+    hist: I64Array,
+) -> int:
     """Add every (a, b) pair whose later event lies in ``ts`` to ``hist``; return 1 if ``ts`` decreases.
 
     Each event looks back over the merged stream only while the earlier event is within
@@ -87,10 +115,10 @@ def g2_linear(carry_t, carry_c, ts, ch, a, b, window, bin_w, hist):  # type: ign
 
 
 @numba.njit(cache=True, nogil=True)
-def count_two(ch, a, b):  # type: ignore[no-untyped-def]
+def count_two(ch: U8Array, a: int, b: int) -> tuple[np.int64, np.int64]:
     """Events of channels a and b: a separate pass because it vectorises (~10 G events/s)."""
-    n_a = 0
-    n_b = 0
+    n_a = np.int64(0)
+    n_b = np.int64(0)
     for i in range(ch.shape[0]):
         c = ch[i]
         n_a += np.int64(c == a)
@@ -99,7 +127,7 @@ def count_two(ch, a, b):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def g2_log(ta, tb, edges, hist):  # type: ignore[no-untyped-def]
+def g2_log(ta: I64Array, tb: I64Array, edges: I64Array, hist: I64Array) -> None:
     """Add to ``hist[k]`` the pairs with ``edges[k] <= t_b - t_a < edges[k+1]``.
 
     One pointer per edge into ``tb`` (the first b event at or after ``t_a + edge``); all
@@ -123,7 +151,9 @@ def g2_log(ta, tb, edges, hist):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def split_channels(ts, ch, a, b, out_a, out_b):  # type: ignore[no-untyped-def]
+def split_channels(
+    ts: I64Array, ch: U8Array, a: int, b: int, out_a: I64Array, out_b: I64Array
+) -> tuple[int, int]:
     """Copy the timestamps of channels a and b into ``out_a``/``out_b``; return their counts."""
     na = 0
     nb = 0
@@ -139,7 +169,7 @@ def split_channels(ts, ch, a, b, out_a, out_b):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def channel_span(ts, ch, c):  # type: ignore[no-untyped-def]
+def channel_span(ts: I64Array, ch: U8Array, c: int) -> tuple[np.int64, np.int64]:
     """(first, last) timestamp of channel ``c``, or (-1, -1) if absent; scans from both ends."""
     n = ts.shape[0]
     first = np.int64(-1)
@@ -156,7 +186,9 @@ def channel_span(ts, ch, c):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def tcspc_t2(ts, ch, sync, last_sync, bin_w, n_bins, hist):  # type: ignore[no-untyped-def]
+def tcspc_t2(
+    ts: I64Array, ch: U8Array, sync: int, last_sync: int, bin_w: int, n_bins: int, hist: I64Array
+) -> tuple[int, int]:
     """Histogram per detector channel (``hist`` shape (64, n_bins)) of t - previous sync.
 
     ``last_sync`` is the last sync time of the previous chunk (-1: none yet); photons
@@ -181,7 +213,7 @@ def tcspc_t2(ts, ch, sync, last_sync, bin_w, n_bins, hist):  # type: ignore[no-u
 
 
 @numba.njit(cache=True, nogil=True)
-def tcspc_t3(ch, nanotimes, hist):  # type: ignore[no-untyped-def]
+def tcspc_t3(ch: U8Array, nanotimes: npt.NDArray[np.unsignedinteger], hist: I64Array) -> None:
     """Count T3 nanotimes per detector channel into ``hist`` (64, n_bins); larger ones are skipped."""
     n_bins = hist.shape[1]
     for i in range(ch.shape[0]):
@@ -192,15 +224,15 @@ def tcspc_t3(ch, nanotimes, hist):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def _n_decreases(ts):  # type: ignore[no-untyped-def]
-    n_bad = 0
+def _n_decreases(ts: I64Array) -> np.int64:
+    n_bad = np.int64(0)
     for m in range(1, ts.shape[0]):
         n_bad += np.int64(ts[m] < ts[m - 1])
     return n_bad
 
 
 @numba.njit(cache=True, nogil=True)
-def _first_at_or_after(ts, lo, x):  # type: ignore[no-untyped-def]
+def _first_at_or_after(ts: I64Array, lo: int, x: int) -> int:
     # Galloping then bisection: a bin holds thousands of events, a linear scan of the
     # timestamps would cost more than counting the channels.
     n = ts.shape[0]
@@ -221,7 +253,7 @@ def _first_at_or_after(ts, lo, x):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_equal(ch, lo, hi, c):  # type: ignore[no-untyped-def]
+def _count_equal(ch: U8Array, lo: int, hi: int, c: int) -> np.int32:
     # int32 lanes over uint8 compares vectorise (~20 G events/s); a scatter `counts[ch] += 1`
     # serialises on the store-to-load dependency of one hot counter.
     s = np.int32(0)
@@ -232,7 +264,9 @@ def _count_equal(ch, lo, hi, c):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def intensity_trace(ts, ch, chans, start, bin_w, counts):  # type: ignore[no-untyped-def]
+def intensity_trace(
+    ts: I64Array, ch: U8Array, chans: I64Array, start: int, bin_w: int, counts: I64Array
+) -> np.int64:
     """Add to ``counts[k, q]`` (n_bins, len(chans)) the events of channel ``chans[q]`` in bin k.
 
     Bin k is ``[start + k*bin_w, start + (k+1)*bin_w)``; events before ``start`` or beyond

@@ -12,19 +12,28 @@ the overflow offset from the previous call, writes (time in instrument units,
 channel code, nanotime) per event and returns (records consumed, events
 written, overflow offset); overflow records produce no event. Channel codes
 follow qdcat.ingest.base: detector k -> k, sync -> 64, marker bits -> 64 + bit.
+The overflow offset is an int64 in the compiled body and reaches Python as an ``int``.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+import numpy.typing as npt
 
 SYNC = 64
 MARKER_BASE = 64
 
+Records = npt.NDArray[np.uint32]
+Times = npt.NDArray[np.int64]
+Channels = npt.NDArray[np.uint8]
+Nanotimes = npt.NDArray[np.uint16]
+
 
 @numba.njit(cache=True, nogil=True)
-def _emit_markers(bits, t, out_t, out_c, out_n, n, nt):  # type: ignore[no-untyped-def]
+def _emit_markers(
+    bits: np.int64, t: np.int64, out_t: Times, out_c: Channels, out_n: Nanotimes, n: int, nt: int
+) -> int:
     for b in range(4):
         if bits & (1 << b):
             out_t[n] = t
@@ -35,7 +44,9 @@ def _emit_markers(bits, t, out_t, out_c, out_n, n, nt):  # type: ignore[no-untyp
 
 
 @numba.njit(cache=True, nogil=True)
-def picoharp_t2(records, ofl, out_t, out_c, out_n):  # type: ignore[no-untyped-def]
+def picoharp_t2(
+    records: Records, ofl: np.int64, out_t: Times, out_c: Channels, out_n: Nanotimes
+) -> tuple[int, int, np.int64]:
     wrap = np.int64(210698240)
     n = 0
     cap = out_t.shape[0] - 4  # a marker record may expand to 4 events
@@ -60,7 +71,9 @@ def picoharp_t2(records, ofl, out_t, out_c, out_n):  # type: ignore[no-untyped-d
 
 
 @numba.njit(cache=True, nogil=True)
-def picoharp_t3(records, ofl, out_t, out_c, out_n):  # type: ignore[no-untyped-def]
+def picoharp_t3(
+    records: Records, ofl: np.int64, out_t: Times, out_c: Channels, out_n: Nanotimes
+) -> tuple[int, int, np.int64]:
     wrap = np.int64(65536)
     n = 0
     cap = out_t.shape[0] - 4  # a marker record may expand to 4 events
@@ -86,7 +99,9 @@ def picoharp_t3(records, ofl, out_t, out_c, out_n):  # type: ignore[no-untyped-d
 
 
 @numba.njit(cache=True, nogil=True)
-def hydraharp_t2(records, ofl, version1, out_t, out_c, out_n):  # type: ignore[no-untyped-def]
+def hydraharp_t2(
+    records: Records, ofl: np.int64, version1: bool, out_t: Times, out_c: Channels, out_n: Nanotimes
+) -> tuple[int, int, np.int64]:
     n = 0
     cap = out_t.shape[0] - 4  # a marker record may expand to 4 events
     i = 0
@@ -120,7 +135,9 @@ def hydraharp_t2(records, ofl, version1, out_t, out_c, out_n):  # type: ignore[n
 
 
 @numba.njit(cache=True, nogil=True)
-def hydraharp_t3(records, ofl, out_t, out_c, out_n):  # type: ignore[no-untyped-def]
+def hydraharp_t3(
+    records: Records, ofl: np.int64, out_t: Times, out_c: Channels, out_n: Nanotimes
+) -> tuple[int, int, np.int64]:
     n = 0
     cap = out_t.shape[0] - 4  # a marker record may expand to 4 events
     i = 0

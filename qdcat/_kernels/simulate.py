@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import numpy.typing as npt
+
+I64Array = npt.NDArray[np.int64]
+U8Array = npt.NDArray[np.uint8]
 
 
 @numba.njit(cache=True, nogil=True)
-def dead_time_keep(timestamps_ps: np.ndarray, dead_time_ps: int, keep: np.ndarray) -> int:
+def dead_time_keep(timestamps_ps: I64Array, dead_time_ps: int, keep: npt.NDArray[np.bool_]) -> int:
     """Mark in ``keep`` the events a non-paralysable detector registers; return their number.
 
     Sequential by nature (whether an event is lost depends on the last *kept*
@@ -32,7 +36,7 @@ def dead_time_keep(timestamps_ps: np.ndarray, dead_time_ps: int, keep: np.ndarra
 
 @numba.njit(cache=True, nogil=True)
 def merge_sorted(
-    t1: np.ndarray, c1: np.ndarray, t2: np.ndarray, c2: np.ndarray, t_out: np.ndarray, c_out: np.ndarray
+    t1: I64Array, c1: U8Array, t2: I64Array, c2: U8Array, t_out: I64Array, c_out: U8Array
 ) -> None:
     """Merge two time-sorted event lists into ``t_out``/``c_out``; ties keep list 1 first.
 

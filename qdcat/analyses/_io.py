@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from qdcat.analyses._base import Acquisition
 from qdcat.errors import InvalidValueError
@@ -52,10 +53,11 @@ def photon_chunks(
     carry_t = np.empty(0, np.int64)
     carry_c = np.empty(0, np.uint8)
     for chunk in reader.iter_chunks(fields=("timestamps_ps", "channels", "nanotimes")):
-        macro = chunk.timestamps_ps
+        macro, nanotimes = chunk.timestamps_ps, chunk.nanotimes
+        assert nanotimes is not None  # a field asked for: the reader refuses a group without it
         if macro.size == 0:
             continue
-        t = macro + np.rint(chunk.nanotimes.astype(np.float64) * res).astype(np.int64)
+        t = macro + np.rint(nanotimes.astype(np.float64) * res).astype(np.int64)
         t = np.concatenate([carry_t, t])
         c = np.concatenate([carry_c, chunk.channels])
         # A later photon is never earlier than its own macrotime, which is >= this chunk's last one.
@@ -75,7 +77,7 @@ def _sorted(t: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t, c
 
 
-def _pair_lut(acq: Acquisition) -> np.ndarray | None:
+def _pair_lut(acq: Acquisition) -> npt.NDArray[np.uint8] | None:
     """Channel code → 0 (arm A), 1 (arm B), 255 (other), when an arm has several channels."""
     if len(acq.hbt_a) == 1 and len(acq.hbt_b) == 1:
         return None
@@ -110,7 +112,7 @@ def pair_histogram(store: TimeTagStore, acq: Acquisition, *, window_ps: int, bin
 class Tcspc:
     """Photon delays after the laser pulse, summed over the detectors: counts per bin of ``bin_ps``."""
 
-    counts: np.ndarray  # int64, bins [k·bin_ps, (k+1)·bin_ps)
+    counts: npt.NDArray[np.int64]  # bins [k·bin_ps, (k+1)·bin_ps)
     bin_ps: float
     period_ps: float
     source: str  # "T3 nanotimes" or "T2 sync channel N"
@@ -146,10 +148,12 @@ def tcspc(store: TimeTagStore, acq: Acquisition, *, t2_bin_ps: float) -> Tcspc:
         # 288 ns at 5 MHz), and nanotimes are never dropped.
         total = np.zeros(0, np.int64)
         for chunk in reader.iter_chunks(fields=("channels", "nanotimes")):
-            if chunk.nanotimes.size == 0:
+            nanotimes = chunk.nanotimes
+            assert nanotimes is not None  # a field asked for: the reader refuses a group without it
+            if nanotimes.size == 0:
                 continue
-            n_bins = int(chunk.nanotimes.max()) + 1
-            h = tcspc_t3(chunk.channels, chunk.nanotimes, nanotime_resolution_ps=res, n_bins=n_bins)
+            n_bins = int(nanotimes.max()) + 1
+            h = tcspc_t3(chunk.channels, nanotimes, nanotime_resolution_ps=res, n_bins=n_bins)
             rows = [i for i, c in enumerate(h.channels) if c in detectors]
             if rows:
                 part = h.counts[rows].sum(axis=0)
@@ -175,7 +179,7 @@ def tcspc(store: TimeTagStore, acq: Acquisition, *, t2_bin_ps: float) -> Tcspc:
 
 def trace(
     store: TimeTagStore, acq: Acquisition, *, bin_ps: int, channels: Sequence[int] | None = None
-) -> np.ndarray:
+) -> npt.NDArray[np.int64]:
     """Photon counts per bin of ``bin_ps`` summed over ``channels`` (default: every detector)."""
     from qdcat.analysis.histograms import IntensityTraceAccumulator
 
@@ -185,5 +189,4 @@ def trace(
     acc = IntensityTraceAccumulator(bin_ps=bin_ps, channels=chans)
     for ts, ch in photon_chunks(store, acq, fine=False):
         acc.add(ts, ch)
-    out: np.ndarray = acc.result().total
-    return out
+    return acc.result().total

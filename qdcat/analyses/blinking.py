@@ -27,6 +27,7 @@ from qdcat.analyses._companions import BACKGROUND
 
 if TYPE_CHECKING:
     import numpy as np
+    import numpy.typing as npt
     from matplotlib.figure import Figure
 
     from qdcat.store.timetags import TimeTagStore
@@ -44,8 +45,8 @@ def applies(a: Acquisition) -> str | None:
 
 @dataclass(frozen=True)
 class Traces:
-    counts: np.ndarray
-    background: np.ndarray | None
+    counts: npt.NDArray[np.int64]
+    background: npt.NDArray[np.int64] | None
     bin_s: float
     dark_cps: float | None = None  # the setup's detectors' dark counts (the off level when no background)
 

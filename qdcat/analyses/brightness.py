@@ -26,6 +26,7 @@ from qdcat.analyses._base import (
 
 if TYPE_CHECKING:
     import numpy as np
+    import numpy.typing as npt
     from matplotlib.figure import Figure
 
     from qdcat.store.timetags import TimeTagStore
@@ -41,12 +42,12 @@ def applies(a: Acquisition) -> str | None:
     return None
 
 
-def fetch(store: TimeTagStore, target: Target, params: Params) -> np.ndarray:
+def fetch(store: TimeTagStore, target: Target, params: Params) -> npt.NDArray[np.int64]:
     """The trace of every detector in bins of ``bin_s`` (bounded memory: one chunk at a time)."""
     return _io.trace(store, target.main, bin_ps=round(params["bin_s"] * 1e12))
 
 
-def compute(counts: np.ndarray, target: Target, params: Params) -> Computed:
+def compute(counts: npt.NDArray[np.int64], target: Target, params: Params) -> Computed:
     import numpy as np
 
     from qdcat.analysis.rates import count_rate_ratio

@@ -72,6 +72,8 @@ def compute(data: PulsedData, target: Target, params: Params) -> Computed:
     from qdcat.analysis.fits import fit_g2_pulsed, g2_pulsed, pulsed_peak_offset
 
     tau = data.hist.delays_ps / 1e3
+    bin_ps = data.hist.bin_ps
+    assert bin_ps is not None  # fetch() histograms the delays in linear bins
     counts = data.hist.counts
     period = data.period_ps / 1e3
     n_side = int(params["n_side_peaks"])
@@ -86,7 +88,7 @@ def compute(data: PulsedData, target: Target, params: Params) -> Computed:
                 "side_area_mean_counts": 0.0,
                 "n_side_peaks": n_side,
                 "period_ns": period,
-                "bin_ns": data.hist.bin_ps / 1e3,
+                "bin_ns": bin_ps / 1e3,
                 "flags": ["no_coincidences"],
             },
             arrays,
@@ -105,7 +107,7 @@ def compute(data: PulsedData, target: Target, params: Params) -> Computed:
         "tau0_ns": tau0,
         "tau0_ns_err": tau0_err,
         "half_window_ns": hw,
-        "bin_ns": data.hist.bin_ps / 1e3,
+        "bin_ns": bin_ps / 1e3,
         "g2_zero_corrected": None,
         "g2_zero_corrected_err": None,
     }

@@ -78,6 +78,7 @@ def compute(data: SaturationData, target: Target, params: Params) -> Computed:
         )
     intensity = np.asarray(data.intensity_w_cm2, dtype=np.float64)
     pl = np.asarray(data.pl_counts, dtype=np.float64)
+    gamma: float | None
     gamma_err = 0.0
     if data.film_decay is not None:
         edges, counts, _ = decay.histogram(data.film_decay, params["bin_ps"])

@@ -101,8 +101,9 @@ def draw(d: DrawInput) -> dict[str, Figure]:
     r = d.result
     raw = d.raw()
     x = np.asarray(raw["wavelength_nm"], dtype=np.float64)
-    lo = r.get("window_start_nm") if r.get("window_start_nm") is not None else float(x[0])
-    hi = r.get("window_stop_nm") if r.get("window_stop_nm") is not None else float(x[-1])
+    start, stop = r.get("window_start_nm"), r.get("window_stop_nm")
+    lo = start if start is not None else float(x[0])
+    hi = stop if stop is not None else float(x[-1])
     grid = np.linspace(lo, hi, 800)
     fit = plots.Fit(
         grid,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import optimize, stats
 
 from qdcat.analysis._validate import FloatArray, array_1d, finite_scalar
@@ -66,6 +67,8 @@ SEPARATION_SIGMAS = 3.0  # on − off must exceed this many (σ_on + σ_off) for
 BIC_MARGIN = 10.0  # a second level must improve the BIC by this much
 OFF_ON_RATIO = 0.5  # a trace's low level counts as the off level only below this fraction of the high one
 
+IntArray = npt.NDArray[np.intp]
+
 
 def _mixture(
     values: FloatArray, number: FloatArray, lam: FloatArray, weight: FloatArray
@@ -104,8 +107,8 @@ def estimate_levels(
     the off level, a single level is taken as on and the off level as 0.
     """
     c = array_1d("counts", counts, min_size=10, nonnegative=True)
-    values, number = np.unique(c, return_counts=True)
-    number = number.astype(np.float64)
+    values, occurrences = np.unique(c, return_counts=True)
+    number = occurrences.astype(np.float64)
     n = float(c.size)
     mean = float(c.mean())
     ll1 = float(np.sum(number * stats.poisson.logpmf(values, max(mean, 1e-9))))
@@ -260,7 +263,7 @@ def _clean_level(counts: FloatArray, *, upper: bool) -> tuple[float, float]:
 SYSTEMATIC_FRACTION = 0.1  # of the on-fraction's correction for sub-bin periods, taken as its uncertainty
 
 
-def _on_fraction(c: FloatArray, on: Any, levels: Levels) -> tuple[float, float]:
+def _on_fraction(c: FloatArray, on: npt.NDArray[np.bool_], levels: Levels) -> tuple[float, float]:
     """The fraction of time on, with the periods shorter than a bin put back, and its 1σ.
 
     Every bin's counts are off + (on − off)·(its time on), whatever periods it
@@ -330,53 +333,21 @@ def analyze_blinking(
     c = array_1d("counts", counts, min_size=10, nonnegative=True)
     width = finite_scalar("bin_width_s", bin_width_s, lo=0.0, lo_open=True)
     k = finite_scalar("k_sigma", k_sigma, lo=0.0)
-    flags: list[str] = []
     if c.sum() == 0:
         raise InvalidValueError("the intensity trace holds no counts; check the channels and the bin width")
     levels = estimate_levels(c, background_counts=background_counts, dark_counts_per_bin=dark_counts_per_bin)
-    if not levels.resolved and levels.on_counts is not None and not levels.one_level:
-        flags.append("levels_not_resolved")
-    if levels.one_level:
-        flags.append("one_level")
-        if not levels.off_known:
-            # One level and nothing measured off: always on and always off look alike.
-            flags.append("state_unknown")
     theta = threshold_counts(levels, method=threshold, k_sigma=k)
     method = f"{threshold}: " + (
         f"(off + on)/2, off from {levels.source}"
         if threshold == "midpoint" and levels.on_counts is not None
         else f"off + {k:g}·SD, off from {levels.source}"
     )
-
     on = c > theta
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(on.astype(np.int8))) + 1))
-    lengths = np.diff(np.append(starts, c.size))
-    state = on[starts]
-    lengths, state = lengths[1:-1], state[1:-1]
-    on_bins, off_bins = lengths[state], lengths[~state]
-
-    def exponents(
-        bins: Any, name: str
-    ) -> tuple[float, float, float, PowerLawMl | None, DurationDistribution | None]:
-        ll = ll_err = ll_icpt = math.nan
-        ml = dist = None
-        if np.unique(bins).size >= 3:
-            dist = duration_distribution(bins * width)
-            ll, ll_err, ll_icpt = _loglog(dist)
-        else:
-            flags.append(f"too_few_{name}_periods_for_loglog")
-        if bins.size >= 2:
-            ml = power_law_ml_discrete(bins, x_max_bins=int(c.size))
-            flags.extend(f"{name}_ml:{f}" for f in ml.flags if f != "few_periods")
-        else:
-            flags.append(f"too_few_{name}_periods_for_ml")
-        if 0 < bins.size < min_periods:
-            flags.append(f"few_{name}_periods")
-        return ll, ll_err, ll_icpt, ml, dist
-
+    on_bins, off_bins = _complete_runs(on)
     on_fraction, on_fraction_err = _on_fraction(c, on, levels)
-    k_on_ll, k_on_ll_err, on_icpt, on_ml, on_dist = exponents(on_bins, "on")
-    k_off_ll, k_off_ll_err, off_icpt, off_ml, off_dist = exponents(off_bins, "off")
+    on_x = _exponents(on_bins, "on", width, int(c.size), min_periods)
+    off_x = _exponents(off_bins, "off", width, int(c.size), min_periods)
+    flags = [*_level_flags(levels), *on_x.flags, *off_x.flags]
     return BlinkingAnalysis(
         threshold_counts=theta,
         threshold_method=method,
@@ -386,21 +357,73 @@ def analyze_blinking(
         on_fraction=on_fraction,
         on_fraction_err=on_fraction_err,
         on_fraction_binned=float(on.mean()),
-        on_durations_s=on_bins * width,
-        off_durations_s=off_bins * width,
-        k_on_loglog=k_on_ll,
-        k_on_loglog_err=k_on_ll_err,
-        k_off_loglog=k_off_ll,
-        k_off_loglog_err=k_off_ll_err,
-        on_loglog_log10_p_1s=on_icpt,
-        off_loglog_log10_p_1s=off_icpt,
-        k_on_ml=on_ml.k if on_ml else math.nan,
-        k_on_ml_err=on_ml.k_err if on_ml else math.nan,
-        k_off_ml=off_ml.k if off_ml else math.nan,
-        k_off_ml_err=off_ml.k_err if off_ml else math.nan,
-        on_ml=on_ml,
-        off_ml=off_ml,
-        on_distribution=on_dist,
-        off_distribution=off_dist,
+        on_durations_s=np.asarray(on_bins * width, dtype=np.float64),
+        off_durations_s=np.asarray(off_bins * width, dtype=np.float64),
+        k_on_loglog=on_x.loglog,
+        k_on_loglog_err=on_x.loglog_err,
+        k_off_loglog=off_x.loglog,
+        k_off_loglog_err=off_x.loglog_err,
+        on_loglog_log10_p_1s=on_x.loglog_intercept,
+        off_loglog_log10_p_1s=off_x.loglog_intercept,
+        k_on_ml=on_x.ml.k if on_x.ml else math.nan,
+        k_on_ml_err=on_x.ml.k_err if on_x.ml else math.nan,
+        k_off_ml=off_x.ml.k if off_x.ml else math.nan,
+        k_off_ml_err=off_x.ml.k_err if off_x.ml else math.nan,
+        on_ml=on_x.ml,
+        off_ml=off_x.ml,
+        on_distribution=on_x.distribution,
+        off_distribution=off_x.distribution,
         flags=tuple(flags),
     )
+
+
+def _level_flags(levels: Levels) -> list[str]:
+    flags = []
+    if not levels.resolved and levels.on_counts is not None and not levels.one_level:
+        flags.append("levels_not_resolved")
+    if levels.one_level:
+        flags.append("one_level")
+        if not levels.off_known:
+            # One level and nothing measured off: always on and always off look alike.
+            flags.append("state_unknown")
+    return flags
+
+
+def _complete_runs(on: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
+    """Lengths in bins of the on and the off runs, without the truncated first and last runs."""
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(on.astype(np.int8))) + 1))
+    lengths = np.diff(np.append(starts, on.size))
+    state = on[starts]
+    lengths, state = lengths[1:-1], state[1:-1]
+    return lengths[state], lengths[~state]
+
+
+@dataclass(frozen=True)
+class _Exponents:
+    """The power-law exponent of one state's durations, both ways, and the flags that came with it."""
+
+    loglog: float
+    loglog_err: float
+    loglog_intercept: float
+    ml: PowerLawMl | None
+    distribution: DurationDistribution | None
+    flags: tuple[str, ...]
+
+
+def _exponents(bins: IntArray, name: str, width: float, trace_bins: int, min_periods: int) -> _Exponents:
+    flags = []
+    ll = ll_err = ll_icpt = math.nan
+    ml = dist = None
+    if np.unique(bins).size >= 3:
+        dist = duration_distribution(bins * width)
+        ll, ll_err, ll_icpt = _loglog(dist)
+    else:
+        flags.append(f"too_few_{name}_periods_for_loglog")
+    if bins.size >= 2:
+        ml = power_law_ml_discrete(bins, x_max_bins=trace_bins)
+        flags.extend(f"{name}_ml:{f}" for f in ml.flags if f != "few_periods")
+    else:
+        flags.append(f"too_few_{name}_periods_for_ml")
+    if 0 < bins.size < min_periods:
+        flags.append(f"few_{name}_periods")
+    return _Exponents(ll, ll_err, ll_icpt, ml, dist, tuple(flags))

@@ -8,16 +8,19 @@ method used, and QC flags (never a silent nonsense value).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import optimize
 
 from qdcat.analysis import lineshapes
 from qdcat.analysis._validate import (
     HC_EV_NM,
     FloatArray,
+    PoissonFit,
     array_1d,
     at_bounds,
     finite_scalar,
@@ -79,6 +82,19 @@ def _bound_flags(names: tuple[str, ...], flags: tuple[bool, ...]) -> list[str]:
     return [f"at_bound:{n}" for n, f in zip(names, flags, strict=True) if f]
 
 
+def _poisson_flags(names: tuple[str, ...], fit: PoissonFit, few_counts: bool) -> tuple[list[str], float]:
+    """The QC flags every Poisson fit shares (bounds, convergence, few counts, poor fit) and deviance/dof."""
+    flags = _bound_flags(names, fit.at_bound)
+    if not fit.converged:
+        flags.append("not_converged")
+    if few_counts:
+        flags.append("few_counts")
+    dpd = fit.deviance / fit.dof if fit.dof > 0 else math.nan
+    if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
+        flags.append("poor_fit")
+    return flags, dpd
+
+
 # --------------------------------------------------------------------------- 1. spectrum
 
 
@@ -128,63 +144,23 @@ def fit_lorentzian(
     the model, not the data (data weights bias the amplitude low).
     ``window_nm`` limits the fit range.
     """
-    x = array_1d("wavelength_nm", wavelength_nm, min_size=5)
-    y = array_1d("counts", counts, min_size=5)
-    same_length(wavelength_nm=x, counts=y)
-    increasing("wavelength_nm", x)
-    known = bias_counts is not None and read_noise_counts is not None
-    bias = finite_scalar("bias_counts", bias_counts) if bias_counts is not None else 0.0
-    read = (
-        finite_scalar("read_noise_counts", read_noise_counts, lo=0.0)
-        if read_noise_counts is not None
-        else 0.0
-    )
-    lo, hi = _window("window_nm", window_nm, (float(x[0]), float(x[-1])))
-    sel = (x >= lo) & (x <= hi)
-    x, y = x[sel], y[sel]
-    if x.size < 8:
-        raise InvalidValueError(
-            f"only {x.size} pixels in window_nm {(lo, hi)}; widen the window to >= 8 pixels"
-        )
-    if np.ptp(y) == 0:
-        raise InvalidValueError("the spectrum is flat (no line to fit); check the exposure and the window")
-
-    c0 = float(np.percentile(y, 10))
-    i_max = int(np.argmax(y))
-    a0 = float(y[i_max]) - c0
-    step = float(np.median(np.diff(x)))
-    w0 = max(float(np.count_nonzero(y > c0 + 0.5 * a0)) * step, 2.0 * step)
-    p = np.array([a0, float(x[i_max]), w0, c0])
-    lower = np.array([0.0, float(x[0]), 0.1 * step, -np.inf])
-    upper = np.array([np.inf, float(x[-1]), 10.0 * float(x[-1] - x[0]), np.inf])
-    if known:
+    x, y, (lo, hi), camera = _lorentz_inputs(wavelength_nm, counts, bias_counts, read_noise_counts, window_nm)
+    known = camera is not None
+    p, lower, upper, x_scale = _lorentz_start(x, y)
+    if camera is not None:
+        bias, read = camera
         var_floor = read * read + 1.0 / 12.0
         var = np.maximum(y - bias, 0.0) + var_floor
     else:  # a first guess: the flat part's scatter from neighbouring pixels
         var_floor = max(0.5 * float(np.median(np.diff(y) ** 2)) / 0.4549, 1.0 / 12.0)
-        var = np.maximum(y - c0, 0.0) + var_floor
-    converged = True
-    for _ in range(3):
-        sd = np.sqrt(var)
-        res = optimize.least_squares(
-            lambda q, sd=sd: (_lorentz(x, q) - y) / sd,
-            p,
-            bounds=(lower, upper),
-            x_scale=np.array([max(a0, 1.0), step, w0, max(abs(c0), 1.0)]),
-        )
-        p = res.x
-        converged = bool(res.success)
-        if known:
-            var = np.maximum(_lorentz(x, p) - bias, 0.0) + var_floor
-        else:
-            var_floor = _wing_variance(x, y - _lorentz(x, p), p[1], p[2], var_floor)
-            var = np.maximum(_lorentz(x, p) - p[3], 0.0) + var_floor
+        var = np.maximum(y - p[3], 0.0) + var_floor
+    p, jac, var, converged = _lorentz_passes(
+        x, y, p, lower, upper, x_scale, var, var_floor, camera[0] if camera is not None else None
+    )
     sd = np.sqrt(var)
     r = (_lorentz(x, p) - y) / sd
-    jac = res.jac
-    try:
-        cov = np.linalg.inv(jac.T @ jac)
-    except np.linalg.LinAlgError:
+    cov = _jtj_inverse(jac)
+    if cov is None:
         cov = np.full((4, 4), np.nan)
         converged = False
     dof = x.size - 4
@@ -222,6 +198,94 @@ def fit_lorentzian(
         converged=converged,
         flags=tuple(flags),
     )
+
+
+def _lorentz_inputs(
+    wavelength_nm: Any,
+    counts: Any,
+    bias_counts: float | None,
+    read_noise_counts: float | None,
+    window_nm: tuple[float, float] | None,
+) -> tuple[FloatArray, FloatArray, tuple[float, float], tuple[float, float] | None]:
+    """The validated spectrum inside the window, the window, and (bias, read noise) when both are known."""
+    x = array_1d("wavelength_nm", wavelength_nm, min_size=5)
+    y = array_1d("counts", counts, min_size=5)
+    same_length(wavelength_nm=x, counts=y)
+    increasing("wavelength_nm", x)
+    bias = finite_scalar("bias_counts", bias_counts) if bias_counts is not None else 0.0
+    read = (
+        finite_scalar("read_noise_counts", read_noise_counts, lo=0.0)
+        if read_noise_counts is not None
+        else 0.0
+    )
+    camera = (bias, read) if bias_counts is not None and read_noise_counts is not None else None
+    lo, hi = _window("window_nm", window_nm, (float(x[0]), float(x[-1])))
+    sel = (x >= lo) & (x <= hi)
+    x, y = x[sel], y[sel]
+    if x.size < 8:
+        raise InvalidValueError(
+            f"only {x.size} pixels in window_nm {(lo, hi)}; widen the window to >= 8 pixels"
+        )
+    if np.ptp(y) == 0:
+        raise InvalidValueError("the spectrum is flat (no line to fit); check the exposure and the window")
+    return x, y, (lo, hi), camera
+
+
+def _lorentz_start(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Start values (amplitude, centre, FWHM, offset), their bounds and scales from the raw spectrum."""
+    c0 = float(np.percentile(y, 10))
+    i_max = int(np.argmax(y))
+    a0 = float(y[i_max]) - c0
+    step = float(np.median(np.diff(x)))
+    w0 = max(float(np.count_nonzero(y > c0 + 0.5 * a0)) * step, 2.0 * step)
+    p = np.array([a0, float(x[i_max]), w0, c0])
+    lower = np.array([0.0, float(x[0]), 0.1 * step, -np.inf])
+    upper = np.array([np.inf, float(x[-1]), 10.0 * float(x[-1] - x[0]), np.inf])
+    x_scale = np.array([max(a0, 1.0), step, w0, max(abs(c0), 1.0)])
+    return p, lower, upper, x_scale
+
+
+def _lorentz_passes(
+    x: FloatArray,
+    y: FloatArray,
+    p: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    x_scale: FloatArray,
+    var: FloatArray,
+    var_floor: float,
+    bias: float | None,
+) -> tuple[FloatArray, FloatArray, FloatArray, bool]:
+    """Three weighted fits, each weighted by the previous model: (params, Jacobian, variance, converged).
+
+    With the camera's ``bias`` the variance is (model − bias) + ``var_floor``; without, the
+    floor is re-measured in the wings each pass and the variance is (model − offset) + floor.
+    """
+    converged = True
+    for _ in range(3):
+        sd = np.sqrt(var)
+        res = optimize.least_squares(
+            lambda q, sd=sd: (_lorentz(x, q) - y) / sd,
+            p,
+            bounds=(lower, upper),
+            x_scale=x_scale,
+        )
+        p = res.x
+        converged = bool(res.success)
+        if bias is not None:
+            var = np.maximum(_lorentz(x, p) - bias, 0.0) + var_floor
+        else:
+            var_floor = _wing_variance(x, y - _lorentz(x, p), p[1], p[2], var_floor)
+            var = np.maximum(_lorentz(x, p) - p[3], 0.0) + var_floor
+    return p, res.jac, var, converged
+
+
+def _jtj_inverse(jac: FloatArray) -> FloatArray | None:
+    """The covariance (JᵀJ)⁻¹ of a least-squares fit, None when JᵀJ is singular."""
+    try:
+        return np.asarray(np.linalg.inv(jac.T @ jac), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return None
 
 
 def _wing_variance(x: FloatArray, resid: FloatArray, center: float, fwhm: float, fallback: float) -> float:
@@ -291,29 +355,7 @@ def fit_decay(
     edges = _edges("time_ns", array_1d("time_ns", time_ns, min_size=5), n.size)
     if n.sum() == 0:
         raise InvalidValueError("the histogram holds no counts; check the channel and the acquisition")
-    # The peak: first the 4 ns window holding the most counts (it starts at the rise), then
-    # the highest bin inside it. With a dim dot over a flat background the single highest
-    # bin of the whole histogram is often a noise bin anywhere in the period.
-    width = min(n.size, max(1, round(4.0 / float(np.median(np.diff(edges))))))
-    csum = np.concatenate(([0.0], np.cumsum(n)))
-    k0 = int(np.argmax(csum[width:] - csum[:-width]))
-    k = k0 + int(np.argmax(n[k0 : k0 + width]))
-    peak = 0.5 * (edges[k] + edges[k + 1])
-    start = (
-        peak + finite_scalar("start_after_peak_ns", start_after_peak_ns, lo=0.0)
-        if fit_start_ns is None
-        else finite_scalar("fit_start_ns", fit_start_ns)
-    )
-    # The default stop is the end of the last bin holding counts: beyond it lies no data (a TAC
-    # range shorter than the laser period, or a histogram padded to the period).
-    last = int(np.flatnonzero(n)[-1])
-    stop = float(edges[last + 1]) if fit_stop_ns is None else finite_scalar("fit_stop_ns", fit_stop_ns)
-    sel = (edges[:-1] >= start - 1e-9) & (edges[1:] <= stop + 1e-9)
-    if np.count_nonzero(sel) < 5:
-        raise InvalidValueError(
-            f"only {np.count_nonzero(sel)} bins between fit_start_ns={start:g} and fit_stop_ns={stop:g}; "
-            "the decay is too short for the bins, or the window starts too late"
-        )
+    sel = _decay_window(n, edges, fit_start_ns, fit_stop_ns, start_after_peak_ns)
     y = n[sel]
     if y.sum() < 10:
         raise InvalidValueError(
@@ -328,25 +370,13 @@ def fit_decay(
         a, g, b = p
         return lineshapes.exp_tail_binned(u, v, a, g, b)
 
-    tail = max(y.size // 10, 1)
-    b0 = float(y[-tail:].sum() / width[-tail:].sum())
-    sig = np.maximum(y - b0 * width, 0.0)
-    mean_t = float((sig * 0.5 * (u + v)).sum() / sig.sum()) if sig.sum() > 0 else float(v[-1]) / 3
-    g0 = 1.0 / max(mean_t, float(width[0]))
-    a0 = max(float(y[0] / width[0]) - b0, 1.0)
+    a0, g0, b0 = _decay_start(y, u, v)
     lower = np.array([0.0, 1e-6 * g0, 0.0])
     upper = np.array([np.inf, 1e3 * g0, np.inf])
     fit = poisson_fit(model, y, np.array([a0, g0, b0]), lower, upper, np.array([a0, g0, max(b0, 1e-3)]))
     a, g, b = (float(v) for v in fit.params)
     g_err = _sd(fit.covariance, 1)
-    flags = _bound_flags(("amplitude", "decay_rate", "background"), fit.at_bound)
-    if not fit.converged:
-        flags.append("not_converged")
-    if y.sum() < FEW_COUNTS:
-        flags.append("few_counts")
-    dpd = fit.deviance / fit.dof if fit.dof > 0 else math.nan
-    if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
-        flags.append("poor_fit")
+    flags, dpd = _poisson_flags(("amplitude", "decay_rate", "background"), fit, y.sum() < FEW_COUNTS)
     # Is there a decay at all? The likelihood-ratio statistic against a flat background
     # (2 more parameters): below 25 (p ≈ 4e-6) the histogram is noise and τ means nothing.
     flat = y.sum() / width.sum() * width
@@ -373,6 +403,52 @@ def fit_decay(
         converged=fit.converged,
         flags=tuple(flags),
     )
+
+
+def _decay_window(
+    n: FloatArray,
+    edges: FloatArray,
+    fit_start_ns: float | None,
+    fit_stop_ns: float | None,
+    start_after_peak_ns: float,
+) -> npt.NDArray[np.bool_]:
+    """The bins of the fit window: whole bins from the start (default: after the peak) to the stop."""
+    # The peak: first the 4 ns window holding the most counts (it starts at the rise), then
+    # the highest bin inside it. With a dim dot over a flat background the single highest
+    # bin of the whole histogram is often a noise bin anywhere in the period.
+    width = min(n.size, max(1, round(4.0 / float(np.median(np.diff(edges))))))
+    csum = np.concatenate(([0.0], np.cumsum(n)))
+    k0 = int(np.argmax(csum[width:] - csum[:-width]))
+    k = k0 + int(np.argmax(n[k0 : k0 + width]))
+    peak = 0.5 * (edges[k] + edges[k + 1])
+    start = (
+        peak + finite_scalar("start_after_peak_ns", start_after_peak_ns, lo=0.0)
+        if fit_start_ns is None
+        else finite_scalar("fit_start_ns", fit_start_ns)
+    )
+    # The default stop is the end of the last bin holding counts: beyond it lies no data (a TAC
+    # range shorter than the laser period, or a histogram padded to the period).
+    last = int(np.flatnonzero(n)[-1])
+    stop = float(edges[last + 1]) if fit_stop_ns is None else finite_scalar("fit_stop_ns", fit_stop_ns)
+    sel = (edges[:-1] >= start - 1e-9) & (edges[1:] <= stop + 1e-9)
+    if np.count_nonzero(sel) < 5:
+        raise InvalidValueError(
+            f"only {np.count_nonzero(sel)} bins between fit_start_ns={start:g} and fit_stop_ns={stop:g}; "
+            "the decay is too short for the bins, or the window starts too late"
+        )
+    return sel
+
+
+def _decay_start(y: FloatArray, u: FloatArray, v: FloatArray) -> tuple[float, float, float]:
+    """Start values (amplitude, rate, background) of the tail in bins [u, v) from its start."""
+    width = v - u
+    tail = max(y.size // 10, 1)
+    b0 = float(y[-tail:].sum() / width[-tail:].sum())
+    sig = np.maximum(y - b0 * width, 0.0)
+    mean_t = float((sig * 0.5 * (u + v)).sum() / sig.sum()) if sig.sum() > 0 else float(v[-1]) / 3
+    g0 = 1.0 / max(mean_t, float(width[0]))
+    a0 = max(float(y[0] / width[0]) - b0, 1.0)
+    return a0, g0, b0
 
 
 def _deviance(y: FloatArray, mu: FloatArray) -> float:
@@ -430,40 +506,10 @@ def fit_g2_cw(
     ``rho_a``, ``rho_b`` give g2_corr = (g2 − (1 − ρ_Aρ_B))/(ρ_Aρ_B) as well.
     ``free_baseline`` frees b (blinking bunching near the dip).
     """
-    tau = array_1d("tau_ns", tau_ns, min_size=5)
-    g = array_1d("g2", g2, min_size=5, nonnegative=True)
-    same_length(tau_ns=tau, g2=g)
-    increasing("tau_ns", tau)
-    if (counts is None) == (norm_factor is None):
-        raise InvalidValueError("give exactly one of counts (raw coincidences) or norm_factor (g2 per count)")
-    if counts is not None:
-        c = array_1d("counts", counts, min_size=5, nonnegative=True)
-        same_length(tau_ns=tau, counts=c)
-        if c.sum() == 0:
-            raise InvalidValueError("the g2 histogram holds no coincidences; acquire longer")
-        f = float(g.sum() / c.sum())
-        if not np.allclose(g, f * c, rtol=1e-6, atol=1e-12 * max(f, 1e-300)):
-            raise InvalidValueError("g2 is not proportional to counts; pass the matching raw histogram")
-    else:
-        f = finite_scalar("norm_factor", norm_factor, lo=0.0, lo_open=True)
-        c = g / f
-        if not np.allclose(c, np.round(c), atol=1e-6):
-            raise InvalidValueError("g2/norm_factor must give whole coincidence counts; check norm_factor")
-        c = np.round(c)
-    lo, hi = _window("window_ns", window_ns, (float(tau[0]), float(tau[-1])))
-    sel = (tau >= lo) & (tau <= hi)
-    if np.count_nonzero(sel) < 8:
-        raise InvalidValueError(f"only {np.count_nonzero(sel)} bins in window_ns {(lo, hi)}; widen it")
-    x, y = tau[sel], c[sel]
+    x, y, f, (lo, hi) = _g2_inputs(tau_ns, g2, counts, norm_factor, window_ns)
     edges = _edges("tau_ns", x, x.size)
     left, right = edges[:-1], edges[1:]
-    if y.sum() == 0:
-        raise InvalidValueError("no coincidences inside window_ns; widen it or acquire longer")
-    if rho_a is not None or rho_b is not None:
-        if rho_a is None or rho_b is None:
-            raise InvalidValueError("give both rho_a and rho_b (signal fractions) or neither")
-        rho_a = finite_scalar("rho_a", rho_a, lo=0.0, hi=1.0, lo_open=True)
-        rho_b = finite_scalar("rho_b", rho_b, lo=0.0, hi=1.0, lo_open=True)
+    rho_a, rho_b = _signal_fractions(rho_a, rho_b)
 
     def shape(p: FloatArray) -> FloatArray:
         g0, rate, t0, b = p
@@ -479,46 +525,12 @@ def fit_g2_cw(
             return shape(np.append(p, 1.0)) / f
 
     b0 = float(np.median(y * f)) if free_baseline else 1.0
-    lower, upper = [0.0, 1e-6, lo], [10.0, 1e3, hi]
-    if free_baseline:
-        lower, upper = [*lower, 0.0], [*upper, 100.0]
-    # Start from the dip of the histogram smoothed at three widths (1/40, 1/12 and 1/5 of the
-    # window): with few coincidences the narrowest smoothing finds a noise minimum, the widest
-    # finds the real dip; the fit with the lowest deviance wins.
-    fit = None
-    for k in sorted({max(int(x.size // d), 1) for d in (40, 12, 5)}):
-        p0, scale = _g2_start(x, y * f, k, b0, lo, hi)
-        if free_baseline:
-            p0, scale = [*p0, b0], [*scale, 0.1]
-        start = np.clip(np.array(p0, dtype=np.float64), lower, upper)  # a noisy median can start outside
-        trial = poisson_fit(model, y, start, np.array(lower), np.array(upper), np.array(scale))
-        if fit is None or trial.deviance < fit.deviance - 1e-9:
-            fit = trial
-    assert fit is not None
-    p, cov = fit.params, fit.covariance
-    # τ0's likelihood is a cusp, not a parabola, when the dip is deep: its error from the curvature of
-    # the profile deviance over ±2σ (two refits with τ0 held) where that is wider than Fisher's.
-    t0_err = _profile_sd(model, y, fit, 2, np.array(lower), np.array(upper))
-    if math.isfinite(t0_err) and t0_err**2 > cov[2, 2]:
-        cov = cov.copy()
-        cov[2, 2] = t0_err**2
-    # g2(0) likewise: it trades off against the rate (a narrow deep dip or a wide shallow one), and at
-    # its bound of 0 its likelihood is one-sided.
-    g0_err = _profile_sd(model, y, fit, 0, np.array(lower), np.array(upper))
-    if math.isfinite(g0_err) and p[0] - lower[0] < g0_err:  # one-sided: once more where Δdeviance ≈ 1
-        g0_err = _profile_sd(model, y, fit, 0, np.array(lower), np.array(upper), step=g0_err)
-    if math.isfinite(g0_err) and g0_err**2 > cov[0, 0]:
-        cov = cov.copy()
-        cov[0, 0] = g0_err**2
+    fit, bounds = _g2_best_start(model, x, y, f, b0, (lo, hi), free_baseline)
+    p, cov = fit.params, _g2_profiled_covariance(model, y, fit, bounds)
     rate, rate_err = float(p[1]), _sd(cov, 1)
-    flags = _bound_flags(("g2_zero", "rate", "tau0_ns", "baseline")[: p.size], fit.at_bound)
-    if not fit.converged:
-        flags.append("not_converged")
-    if y.sum() < FEW_COUNTS:
-        flags.append("few_counts")
-    dpd = fit.deviance / fit.dof if fit.dof > 0 else math.nan
-    if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
-        flags.append("poor_fit")
+    flags, dpd = _poisson_flags(
+        ("g2_zero", "rate", "tau0_ns", "baseline")[: p.size], fit, y.sum() < FEW_COUNTS
+    )
     g2z, g2z_err = float(p[0]), _sd(cov, 0)
     base, base_err = (float(p[3]), _sd(cov, 3)) if free_baseline else (1.0, 0.0)
     # A dip must be there: g2(0) below the baseline by more than 3σ (a peak, or a flat histogram,
@@ -530,10 +542,7 @@ def fit_g2_cw(
     flat = np.full(y.size, float(y.mean())) if free_baseline else shape(np.array([1.0, 1.0, 0.0, 1.0])) / f
     if not base - g2z > 3.0 * depth_err or _deviance(y, flat) - fit.deviance < NO_DIP_DEVIANCE:
         flags.append("no_antibunching")
-    corr = corr_err = None
-    if rho_a is not None and rho_b is not None:
-        rr = rho_a * rho_b
-        corr, corr_err = (g2z - (1.0 - rr)) / rr, g2z_err / rr
+    corr, corr_err = _g2_corrected(g2z, g2z_err, rho_a, rho_b)
     return CwG2Fit(
         g2_zero=g2z,
         g2_zero_err=g2z_err,
@@ -561,6 +570,119 @@ def fit_g2_cw(
     )
 
 
+def _signal_fractions(rho_a: float | None, rho_b: float | None) -> tuple[float | None, float | None]:
+    """The validated signal fractions ρ_A, ρ_B: both or neither."""
+    if rho_a is None and rho_b is None:
+        return None, None
+    if rho_a is None or rho_b is None:
+        raise InvalidValueError("give both rho_a and rho_b (signal fractions) or neither")
+    return (
+        finite_scalar("rho_a", rho_a, lo=0.0, hi=1.0, lo_open=True),
+        finite_scalar("rho_b", rho_b, lo=0.0, hi=1.0, lo_open=True),
+    )
+
+
+def _g2_corrected(
+    g2z: float, g2z_err: float, rho_a: float | None, rho_b: float | None
+) -> tuple[float | None, float | None]:
+    """g2_corr = (g2(0) − (1 − ρ_Aρ_B))/(ρ_Aρ_B) and its error, (None, None) without the fractions."""
+    if rho_a is None or rho_b is None:
+        return None, None
+    rr = rho_a * rho_b
+    return (g2z - (1.0 - rr)) / rr, g2z_err / rr
+
+
+def _g2_inputs(
+    tau_ns: Any, g2: Any, counts: Any, norm_factor: float | None, window_ns: tuple[float, float] | None
+) -> tuple[FloatArray, FloatArray, float, tuple[float, float]]:
+    """Bin centres and raw coincidence counts inside the window, the normalisation f, the window."""
+    tau = array_1d("tau_ns", tau_ns, min_size=5)
+    g = array_1d("g2", g2, min_size=5, nonnegative=True)
+    same_length(tau_ns=tau, g2=g)
+    increasing("tau_ns", tau)
+    if (counts is None) == (norm_factor is None):
+        raise InvalidValueError("give exactly one of counts (raw coincidences) or norm_factor (g2 per count)")
+    if counts is not None:
+        c = array_1d("counts", counts, min_size=5, nonnegative=True)
+        same_length(tau_ns=tau, counts=c)
+        if c.sum() == 0:
+            raise InvalidValueError("the g2 histogram holds no coincidences; acquire longer")
+        f = float(g.sum() / c.sum())
+        if not np.allclose(g, f * c, rtol=1e-6, atol=1e-12 * max(f, 1e-300)):
+            raise InvalidValueError("g2 is not proportional to counts; pass the matching raw histogram")
+    else:
+        f = finite_scalar("norm_factor", norm_factor, lo=0.0, lo_open=True)
+        c = g / f
+        if not np.allclose(c, np.round(c), atol=1e-6):
+            raise InvalidValueError("g2/norm_factor must give whole coincidence counts; check norm_factor")
+        c = np.round(c)
+    lo, hi = _window("window_ns", window_ns, (float(tau[0]), float(tau[-1])))
+    sel = (tau >= lo) & (tau <= hi)
+    if np.count_nonzero(sel) < 8:
+        raise InvalidValueError(f"only {np.count_nonzero(sel)} bins in window_ns {(lo, hi)}; widen it")
+    x, y = tau[sel], c[sel]
+    if y.sum() == 0:
+        raise InvalidValueError("no coincidences inside window_ns; widen it or acquire longer")
+    return x, y, f, (lo, hi)
+
+
+def _g2_best_start(
+    model: Callable[[FloatArray], FloatArray],
+    x: FloatArray,
+    y: FloatArray,
+    f: float,
+    b0: float,
+    window: tuple[float, float],
+    free_baseline: bool,
+) -> tuple[PoissonFit, tuple[FloatArray, FloatArray]]:
+    """The fit from the best of three starts (the lowest deviance), and the parameter bounds."""
+    lo, hi = window
+    lower_list, upper_list = [0.0, 1e-6, lo], [10.0, 1e3, hi]
+    if free_baseline:
+        lower_list, upper_list = [*lower_list, 0.0], [*upper_list, 100.0]
+    lower, upper = np.array(lower_list), np.array(upper_list)
+    # Start from the dip of the histogram smoothed at three widths (1/40, 1/12 and 1/5 of the
+    # window): with few coincidences the narrowest smoothing finds a noise minimum, the widest
+    # finds the real dip; the fit with the lowest deviance wins.
+    fit = None
+    for k in sorted({max(int(x.size // d), 1) for d in (40, 12, 5)}):
+        p0, scale = _g2_start(x, y * f, k, b0, lo, hi)
+        if free_baseline:
+            p0, scale = [*p0, b0], [*scale, 0.1]
+        start = np.clip(np.array(p0, dtype=np.float64), lower, upper)  # a noisy median can start outside
+        trial = poisson_fit(model, y, start, np.array(lower), np.array(upper), np.array(scale))
+        if fit is None or trial.deviance < fit.deviance - 1e-9:
+            fit = trial
+    assert fit is not None
+    return fit, (lower, upper)
+
+
+def _g2_profiled_covariance(
+    model: Callable[[FloatArray], FloatArray],
+    y: FloatArray,
+    fit: PoissonFit,
+    bounds: tuple[FloatArray, FloatArray],
+) -> FloatArray:
+    """Fisher's covariance, with the variances of τ0 and g2(0) widened to their profile errors."""
+    lower, upper = bounds
+    p, cov = fit.params, fit.covariance
+    # τ0's likelihood is a cusp, not a parabola, when the dip is deep: its error from the curvature of
+    # the profile deviance over ±2σ (two refits with τ0 held) where that is wider than Fisher's.
+    t0_err = _profile_sd(model, y, fit, 2, np.array(lower), np.array(upper))
+    if math.isfinite(t0_err) and t0_err**2 > cov[2, 2]:
+        cov = cov.copy()
+        cov[2, 2] = t0_err**2
+    # g2(0) likewise: it trades off against the rate (a narrow deep dip or a wide shallow one), and at
+    # its bound of 0 its likelihood is one-sided.
+    g0_err = _profile_sd(model, y, fit, 0, np.array(lower), np.array(upper))
+    if math.isfinite(g0_err) and p[0] - lower[0] < g0_err:  # one-sided: once more where Δdeviance ≈ 1
+        g0_err = _profile_sd(model, y, fit, 0, np.array(lower), np.array(upper), step=g0_err)
+    if math.isfinite(g0_err) and g0_err**2 > cov[0, 0]:
+        cov = cov.copy()
+        cov[0, 0] = g0_err**2
+    return cov
+
+
 def _g2_start(
     x: FloatArray, g: FloatArray, k: int, b0: float, lo: float, hi: float
 ) -> tuple[list[float], list[float]]:
@@ -575,9 +697,9 @@ def _g2_start(
 
 
 def _profile_sd(
-    model: Any,
+    model: Callable[[FloatArray], FloatArray],
     counts: FloatArray,
-    fit: Any,
+    fit: PoissonFit,
     i: int,
     lower: FloatArray,
     upper: FloatArray,
@@ -819,14 +941,9 @@ def fit_g2_pulsed(
         model, y, p0, lower, upper, np.array([area0, 0.1, rate0, 1.0, max(floor, 1e-3)]), max_nfev=400
     )
     p, cov = fit.params, fit.covariance
-    flags = _bound_flags(("side_area", "g2_zero", "rate", "tau0_ns", "background"), fit.at_bound)
-    if not fit.converged:
-        flags.append("not_converged")
-    if p[0] * 2 * n < FEW_COUNTS:
-        flags.append("few_counts")
-    dpd = fit.deviance / fit.dof if fit.dof > 0 else math.nan
-    if fit.dof > 0 and dpd > 1.0 + 5.0 * math.sqrt(2.0 / fit.dof):
-        flags.append("poor_fit")
+    flags, dpd = _poisson_flags(
+        ("side_area", "g2_zero", "rate", "tau0_ns", "background"), fit, p[0] * 2 * n < FEW_COUNTS
+    )
     return PulsedG2Fit(
         g2_zero=float(p[1]),
         g2_zero_err=_sd(cov, 1),
@@ -1009,24 +1126,8 @@ def fit_saturation(
     (Poisson counting plus a known relative fluctuation of each point),
     refined over three passes.
     """
-    x = array_1d("intensity_w_cm2", intensity_w_cm2, min_size=4)
-    y = array_1d("pl_counts", pl_counts, min_size=4)
-    same_length(intensity_w_cm2=x, pl_counts=y)
-    increasing("intensity_w_cm2", x)
-    if x[0] <= 0:
-        raise InvalidValueError("intensities must be > 0 W/cm²")
-    rel = finite_scalar("relative_noise", relative_noise, lo=0.0, hi=1.0)
-    err = None
-    if pl_counts_err is not None:
-        err = array_1d("pl_counts_err", pl_counts_err, min_size=4)
-        same_length(intensity_w_cm2=x, pl_counts_err=err)
-        if np.any(err <= 0):
-            raise InvalidValueError("pl_counts_err must be > 0 everywhere")
     n_par = 3 if fit_offset else 2
-    if x.size <= n_par:
-        raise InvalidValueError(
-            f"{x.size} points cannot constrain {n_par} parameters; measure more intensities"
-        )
+    x, y, err, rel = _saturation_inputs(intensity_w_cm2, pl_counts, pl_counts_err, relative_noise, n_par)
 
     def model(p: FloatArray) -> FloatArray:
         return lineshapes.saturation(x, p[0], p[1], p[2] if fit_offset else 0.0)
@@ -1038,24 +1139,11 @@ def fit_saturation(
     p = np.array([a0, float(half), c0])[:n_par]
     lower = np.array([0.0, 1e-6 * float(x[0]), -np.inf])[:n_par]
     upper = np.array([np.inf, 1e6 * float(x[-1]), np.inf])[:n_par]
-    var = err**2 if err is not None else np.maximum(y, 1.0) + (rel * y) ** 2
-    converged = True
-    for _ in range(1 if err is not None else 3):
-        sd = np.sqrt(var)
-        res = optimize.least_squares(
-            lambda q, sd=sd: (model(q) - y) / sd,
-            p,
-            bounds=(lower, upper),
-            x_scale=np.array([a0, float(half), max(abs(c0), 1.0)])[:n_par],
-        )
-        p, converged = res.x, bool(res.success)
-        if err is None:
-            m = np.maximum(model(p), 1.0)
-            var = m + (rel * m) ** 2
+    x_scale = np.array([a0, float(half), max(abs(c0), 1.0)])[:n_par]
+    p, jac, var, converged = _saturation_passes(model, y, p, (lower, upper), x_scale, err, rel)
     r = (model(p) - y) / np.sqrt(var)
-    try:
-        cov = np.linalg.inv(res.jac.T @ res.jac)
-    except np.linalg.LinAlgError:
+    cov = _jtj_inverse(jac)
+    if cov is None:
         cov, converged = np.full((n_par, n_par), np.nan), False
     dof = x.size - n_par
     chi2 = float(r @ r) / dof
@@ -1091,6 +1179,58 @@ def fit_saturation(
         converged=converged and "not_converged" not in flags,
         flags=tuple(flags),
     )
+
+
+def _saturation_inputs(
+    intensity_w_cm2: Any, pl_counts: Any, pl_counts_err: Any, relative_noise: float, n_par: int
+) -> tuple[FloatArray, FloatArray, FloatArray | None, float]:
+    """The validated intensities, PL counts, their errors (None if not given) and relative noise."""
+    x = array_1d("intensity_w_cm2", intensity_w_cm2, min_size=4)
+    y = array_1d("pl_counts", pl_counts, min_size=4)
+    same_length(intensity_w_cm2=x, pl_counts=y)
+    increasing("intensity_w_cm2", x)
+    if x[0] <= 0:
+        raise InvalidValueError("intensities must be > 0 W/cm²")
+    rel = finite_scalar("relative_noise", relative_noise, lo=0.0, hi=1.0)
+    err = None
+    if pl_counts_err is not None:
+        err = array_1d("pl_counts_err", pl_counts_err, min_size=4)
+        same_length(intensity_w_cm2=x, pl_counts_err=err)
+        if np.any(err <= 0):
+            raise InvalidValueError("pl_counts_err must be > 0 everywhere")
+    if x.size <= n_par:
+        raise InvalidValueError(
+            f"{x.size} points cannot constrain {n_par} parameters; measure more intensities"
+        )
+    return x, y, err, rel
+
+
+def _saturation_passes(
+    model: Callable[[FloatArray], FloatArray],
+    y: FloatArray,
+    p: FloatArray,
+    bounds: tuple[FloatArray, FloatArray],
+    x_scale: FloatArray,
+    err: FloatArray | None,
+    rel: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, bool]:
+    """One fit with the given errors, or three with variance = model + (rel·model)²: (params, Jacobian,
+    variance, converged)."""
+    var = err**2 if err is not None else np.maximum(y, 1.0) + (rel * y) ** 2
+    converged = True
+    for _ in range(1 if err is not None else 3):
+        sd = np.sqrt(var)
+        res = optimize.least_squares(
+            lambda q, sd=sd: (model(q) - y) / sd,
+            p,
+            bounds=bounds,
+            x_scale=x_scale,
+        )
+        p, converged = res.x, bool(res.success)
+        if err is None:
+            m = np.maximum(model(p), 1.0)
+            var = m + (rel * m) ** 2
+    return p, res.jac, var, converged
 
 
 # --------------------------------------------------------------------------- 8. biexciton yield

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from qdcat._kernels import correlate as _k
 from qdcat._kernels.counting import channel_histogram
@@ -21,6 +22,10 @@ SYNC_CHANNEL = 64  # qdcat.ingest.base convention; repeated so analysis does not
 N_DETECTOR_CHANNELS = 64
 #: 10^8 bins x 8 bytes per channel: a 10 ms trace of 11 days; more is surely a unit mistake.
 MAX_TRACE_BINS = 100_000_000
+
+I64Array = npt.NDArray[np.int64]
+U8Array = npt.NDArray[np.uint8]
+F64Array = npt.NDArray[np.float64]
 
 
 # -- results -----------------------------------------------------------------------------
@@ -35,8 +40,8 @@ class PairHistogram:
     given) and enters the normalisation of :attr:`g2`.
     """
 
-    edges_ps: np.ndarray  # int64, n_bins + 1
-    counts: np.ndarray  # int64, n_bins
+    edges_ps: I64Array  # n_bins + 1
+    counts: I64Array  # n_bins
     channel_a: int
     channel_b: int
     n_a: int
@@ -46,12 +51,12 @@ class PairHistogram:
     bin_ps: int | None  # None for log-spaced bins
 
     @property
-    def delays_ps(self) -> np.ndarray:
+    def delays_ps(self) -> F64Array:
         """Bin centres in ps (float64)."""
         return 0.5 * (self.edges_ps[:-1] + self.edges_ps[1:]).astype(np.float64)
 
     @property
-    def g2(self) -> np.ndarray:
+    def g2(self) -> F64Array:
         """``C_k * T / (N_A * N_B * Δτ_k)`` (science.md §3.3): 1 for uncorrelated light."""
         widths = np.diff(self.edges_ps).astype(np.float64)
         return self.counts * (float(self.duration_ps) / (float(self.n_a) * float(self.n_b))) / widths
@@ -61,13 +66,14 @@ class PairHistogram:
 class TcspcHistogram:
     """Photon delays after the sync per detector channel: ``counts[i]`` belongs to ``channels[i]``."""
 
-    edges_ps: np.ndarray  # float64 for T3 (nanotime units may be fractional ps), int64 for T2
-    counts: np.ndarray  # int64, (n_channels, n_bins)
+    edges_ps: F64Array | I64Array  # float64 for T3 (nanotime units may be fractional ps), int64 for T2
+    counts: I64Array  # (n_channels, n_bins)
     channels: tuple[int, ...]
 
     @property
-    def total(self) -> np.ndarray:
-        return self.counts.sum(axis=0)
+    def total(self) -> I64Array:
+        total: I64Array = self.counts.sum(axis=0)
+        return total
 
 
 @dataclass(frozen=True)
@@ -76,16 +82,17 @@ class IntensityTrace:
 
     start_ps: int
     bin_ps: int
-    counts: np.ndarray  # int64, (n_bins, n_channels)
+    counts: I64Array  # (n_bins, n_channels)
     channels: tuple[int, ...]
 
     @property
-    def total(self) -> np.ndarray:
+    def total(self) -> I64Array:
         """Counts per bin summed over the channels (the blinking trace of science.md §3.7)."""
-        return self.counts.sum(axis=1)
+        total: I64Array = self.counts.sum(axis=1)
+        return total
 
     @property
-    def times_ps(self) -> np.ndarray:
+    def times_ps(self) -> I64Array:
         """Start time of each bin."""
         return self.start_ps + self.bin_ps * np.arange(self.counts.shape[0], dtype=np.int64)
 
@@ -99,7 +106,7 @@ class ChunkSource(Protocol):
 # -- validation --------------------------------------------------------------------------
 
 
-def _events(timestamps_ps: Any, channels: Any) -> tuple[np.ndarray, np.ndarray]:
+def _events(timestamps_ps: Any, channels: Any) -> tuple[I64Array, U8Array]:
     ts = np.asarray(timestamps_ps)
     ch = np.asarray(channels)
     if ts.ndim != 1 or ch.ndim != 1:
@@ -120,7 +127,7 @@ def _events(timestamps_ps: Any, channels: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(ts), np.ascontiguousarray(ch)
 
 
-def _next_chunk(timestamps_ps: Any, channels: Any, last: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _next_chunk(timestamps_ps: Any, channels: Any, last: int) -> tuple[I64Array, U8Array] | None:
     """The validated arrays of an accumulator's next chunk (None if empty); a chunk that
     starts before the end of the previous one is refused."""
     ts, ch = _events(timestamps_ps, channels)
@@ -182,7 +189,7 @@ def _check_pair_channels(a: int, b: int) -> None:
 # -- linear pair histogram (g2) ----------------------------------------------------------
 
 
-def _linear_edges(window: int, width: int) -> np.ndarray:
+def _linear_edges(window: int, width: int) -> I64Array:
     return np.arange(-window, window + 1, width, dtype=np.int64)
 
 
@@ -198,18 +205,24 @@ def _merge_span(old: tuple[int, int], new: tuple[int, int]) -> tuple[int, int]:
     return (old[0], new[1])
 
 
+def _span(ts: I64Array, ch: U8Array, c: int) -> tuple[int, int]:
+    """(first, last) timestamp of channel ``c``, or (-1, -1) if absent."""
+    first, last = _k.channel_span(ts, ch, c)
+    return int(first), int(last)
+
+
 _EMPTY_T = np.empty(0, np.int64)
 _EMPTY_C = np.empty(0, np.uint8)
 
 
 def _run_parts(
-    ts: np.ndarray, ch: np.ndarray, a: int, b: int, window: int, width: int, n_bins: int, n_parts: int
-) -> tuple[np.ndarray, int, int, int]:
+    ts: I64Array, ch: U8Array, a: int, b: int, window: int, width: int, n_bins: int, n_parts: int
+) -> tuple[I64Array, int, int, int]:
     """Split the stream into contiguous parts, each counting the pairs whose later event it holds."""
     n = ts.shape[0]
     bounds = [n * p // n_parts for p in range(n_parts + 1)]
 
-    def part(p: int) -> tuple[np.ndarray, int, int, int]:
+    def part(p: int) -> tuple[I64Array, int, int, int]:
         start, stop = bounds[p], bounds[p + 1]
         hist = np.zeros(n_bins, np.int64)
         if start == stop:
@@ -220,13 +233,15 @@ def _run_parts(
             ts[lo:start], ch[lo:start], ts[start:stop], ch[start:stop], a, b, window, width, hist
         )
         na, nb = _k.count_two(ch[start:stop], a, b)
-        return hist, na, nb, bad
+        return hist, int(na), int(nb), bad
 
     if n_parts == 1:
         return part(0)
     with ThreadPoolExecutor(max_workers=n_parts) as pool:
         results = list(pool.map(part, range(n_parts)))
-    hist = np.sum([r[0] for r in results], axis=0, dtype=np.int64)
+    hist = np.zeros(n_bins, np.int64)
+    for r in results:
+        hist += r[0]
     # A decrease exactly at a split is not seen by either part's kernel.
     bad = sum(r[3] for r in results) + sum(int(ts[s] < ts[s - 1]) for s in bounds[1:-1] if 0 < s < n)
     return hist, sum(r[1] for r in results), sum(r[2] for r in results), bad
@@ -262,11 +277,11 @@ def pair_histogram(
         _raise_unsorted("within the arrays")
     _require_events(ch, a, b, na, nb)
     if duration_ps is None:
-        duration_ps = _overlap_ps(_k.channel_span(ts, ch, a), _k.channel_span(ts, ch, b))
+        duration_ps = _overlap_ps(_span(ts, ch, a), _span(ts, ch, b))
     return PairHistogram(_linear_edges(window, width), hist, a, b, na, nb, int(duration_ps), window, width)
 
 
-def _require_events(ch: np.ndarray | None, a: int, b: int, na: int, nb: int) -> None:
+def _require_events(ch: U8Array | None, a: int, b: int, na: int, nb: int) -> None:
     for name, c, k in (("channel_a", a, na), ("channel_b", b, nb)):
         if k == 0:
             present = (
@@ -314,10 +329,10 @@ class G2Accumulator:
         if bad:
             _raise_unsorted("within a chunk")
         self._hist += hist
-        self._na += na
-        self._nb += nb
-        self._span_a = _merge_span(self._span_a, _k.channel_span(ts, ch, a))
-        self._span_b = _merge_span(self._span_b, _k.channel_span(ts, ch, b))
+        self._na += int(na)
+        self._nb += int(nb)
+        self._span_a = _merge_span(self._span_a, _span(ts, ch, a))
+        self._span_b = _merge_span(self._span_b, _span(ts, ch, b))
         last = int(ts[-1])
         cut = int(np.searchsorted(ts, last - window, side="left"))
         if cut > 0:
@@ -362,7 +377,7 @@ def g2_from_reader(
 
 def log_delay_edges(
     min_ps: int, max_ps: int, bins_per_decade: int = 10, *, symmetric: bool = True
-) -> np.ndarray:
+) -> I64Array:
     """Log-spaced int64 edges from ``min_ps`` to ``max_ps`` (and mirrored to negative delays).
 
     Edges are rounded to whole ps and deduplicated, so short delays may get fewer bins.
@@ -377,7 +392,7 @@ def log_delay_edges(
     return np.concatenate([-pos[::-1], pos]) if symmetric else pos
 
 
-def _log_edges(edges_ps: Any) -> np.ndarray:
+def _log_edges(edges_ps: Any) -> I64Array:
     edges = np.asarray(edges_ps)
     if edges.ndim != 1 or edges.shape[0] < 2 or edges.dtype != np.int64:
         raise InvalidValueError(
@@ -501,7 +516,7 @@ class G2LogAccumulator:
 # -- TCSPC -------------------------------------------------------------------------------
 
 
-def _present(hist: np.ndarray) -> tuple[int, ...]:
+def _present(hist: I64Array) -> tuple[int, ...]:
     return tuple(int(c) for c in np.flatnonzero(hist.sum(axis=1)))
 
 
@@ -651,7 +666,7 @@ class IntensityTraceAccumulator:
         n = ts.shape[0]
         if n < TRACE_PARALLEL_MIN_EVENTS:
             part = np.zeros(shape, np.int64)
-            bad = _k.intensity_trace(ts, ch, self._chans, origin, self.bin_ps, part)
+            bad = int(_k.intensity_trace(ts, ch, self._chans, origin, self.bin_ps, part))
         else:
             # Two halves counted on two cores (the kernel releases the GIL); bins are
             # absolute, so the halves' counts simply add. A decrease exactly at the
@@ -666,7 +681,7 @@ class IntensityTraceAccumulator:
                         halves,
                     )
                 )
-            bad = sum(bads) + int(ts[mid] < ts[mid - 1])
+            bad = int(sum(bads)) + int(ts[mid] < ts[mid - 1])
             part = parts[0] + parts[1]
         if bad:
             _raise_unsorted("within a chunk")

@@ -83,7 +83,7 @@ def _linear_amplitudes(
     if fit_offset:
         cols.append(np.ones_like(x))
     design = np.column_stack(cols) * w[:, None]
-    coef, *_ = np.linalg.lstsq(design, z * w, rcond=None)
+    coef = np.asarray(np.linalg.lstsq(design, z * w, rcond=None)[0], dtype=np.float64)
     r = design @ coef - z * w
     return coef, float(r @ r)
 
@@ -150,98 +150,29 @@ def fit_ta_biexponential(
     component or a baseline); it is 0 otherwise. Rates are bounded > 0 and
     swapped after the fit if needed so that γ_f > γ_s.
     """
-    t = array_1d("time_ps", time_ps, min_size=MIN_POINTS)
-    y = array_1d("delta_a", delta_a, min_size=MIN_POINTS)
-    same_length(time_ps=t, delta_a=y)
-    increasing("time_ps", t)
-    err = None
-    if delta_a_err is not None:
-        err = array_1d("delta_a_err", delta_a_err, min_size=MIN_POINTS)
-        same_length(time_ps=t, delta_a_err=err)
-        if np.any(err <= 0):
-            raise InvalidValueError("delta_a_err must be > 0 everywhere (1σ of each ΔA point)")
-    if fit_start_ps is None:
-        sel = t > 0
-    else:
-        start = finite_scalar("fit_start_ps", fit_start_ps, lo=0.0)
-        sel = t >= start
     n_par = 5 if fit_offset else 4
-    n = int(np.count_nonzero(sel))
-    if n < n_par + 4:
-        where = "at t > 0" if fit_start_ps is None else f"at t >= fit_start_ps={fit_start_ps:g} ps"
-        raise InvalidValueError(
-            f"only {n} delays {where}; a {n_par}-parameter fit needs >= {n_par + 4}: "
-            "lower fit_start_ps or measure more delays"
-        )
-    t, y = t[sel], y[sel]
-    if err is not None:
-        err = err[sel]
-    if not np.any(y):
-        raise InvalidValueError("delta_a is zero everywhere in the fit window; check the probe channel")
-    if np.ptp(y) == 0:
-        raise InvalidValueError("delta_a is constant in the fit window (no decay to fit); check the data")
-
+    t, y, err = _fit_window(time_ps, delta_a, delta_a_err, fit_start_ps, n_par)
+    n = t.size
     head = y[: max(y.size // 4, 3)]
     sign = -1.0 if float(head.mean()) < 0 else 1.0
     x = t * 1e-3  # ns, so that the rates come out in ns⁻¹
     z = sign * y
     w = 1.0 / err if err is not None else np.ones_like(z)
-    min_step = float(np.min(np.diff(x)))
-    g_lo = 1e-4 / float(x[-1])
-    g_hi = 100.0 / min_step
-
-    def model(p: FloatArray) -> FloatArray:
-        out: FloatArray = p[0] * np.exp(-p[1] * x) + p[2] * np.exp(-p[3] * x)
-        if fit_offset:
-            out = out + p[4]
-        return out
-
-    p0 = _initial_guess(x, z, w, g_lo, g_hi, fit_offset)
-    lower = np.array([0.0, g_lo, 0.0, g_lo, -np.inf])[:n_par]
-    upper = np.array([np.inf, g_hi, np.inf, g_hi, np.inf])[:n_par]
-    p0 = np.clip(p0, lower, upper)
-    scale_amp = max(float(np.max(np.abs(z))), 1e-300)
-    x_scale = np.array([scale_amp, p0[1], scale_amp, p0[3], scale_amp])[:n_par]
-    res = optimize.least_squares(
-        lambda p: (model(p) - z) * w,
-        p0,
-        bounds=(lower, upper),
-        x_scale=x_scale,
-        method="trf",
-        xtol=1e-12,
-        ftol=1e-12,
-        gtol=1e-12,
-    )
-    p = np.array(res.x, dtype=np.float64)
-    jac = np.array(res.jac, dtype=np.float64)
-    order = [2, 3, 0, 1, 4][:n_par] if p[1] < p[3] else list(range(n_par))
-    p, jac = p[order], jac[:, order]
-    lower, upper = lower[order], upper[order]
-    converged = bool(res.success)
-    r = (model(p) - z) * w
+    ls = _least_squares(x, z, w, fit_offset)
+    r = (_model(ls.params, x, fit_offset) - z) * w
     rss = float(r @ r)
     dof = n - n_par
-    try:
-        cov = np.linalg.inv(jac.T @ jac)
-        if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) < 0):
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        cov = np.full((n_par, n_par), np.nan)
-        converged = False
+    cov, converged = _covariance(ls.jac)
+    converged = converged and ls.converged
+    noise_sd, chi2, method = _noise(err, rss, dof)
     if err is None:
-        noise_sd = math.sqrt(rss / dof)
         cov = cov * (rss / dof)
-        chi2 = math.nan
-        method = "least squares, noise SD estimated from the residuals (covariance scaled by reduced chi2)"
-    else:
-        noise_sd = float(np.sqrt(np.mean(err**2)))
-        chi2 = rss / dof
-        method = "weighted least squares, absolute errors from delta_a_err"
     if sign < 0:
         method += "; negative signal fitted as -delta_a"
 
+    p = ls.params
     names = ("fast_amplitude", "biexciton_rate", "slow_amplitude", "slow_rate", "offset")[:n_par]
-    flags = [f"at_bound:{nm}" for nm, b in zip(names, at_bounds(p, lower, upper), strict=True) if b]
+    flags = [f"at_bound:{nm}" for nm, b in zip(names, at_bounds(p, ls.lower, ls.upper), strict=True) if b]
     if not converged:
         flags.append("not_converged")
     a_f, g_f, a_s, g_s = (float(v) for v in p[:4])
@@ -276,4 +207,110 @@ def fit_ta_biexponential(
         method=method,
         converged=converged,
         flags=tuple(flags),
+    )
+
+
+def _fit_window(
+    time_ps: Any, delta_a: Any, delta_a_err: Any, fit_start_ps: float | None, n_par: int
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    """The validated delays, ΔA and 1σ errors (None if not given) inside the fit window."""
+    t = array_1d("time_ps", time_ps, min_size=MIN_POINTS)
+    y = array_1d("delta_a", delta_a, min_size=MIN_POINTS)
+    same_length(time_ps=t, delta_a=y)
+    increasing("time_ps", t)
+    err = None
+    if delta_a_err is not None:
+        err = array_1d("delta_a_err", delta_a_err, min_size=MIN_POINTS)
+        same_length(time_ps=t, delta_a_err=err)
+        if np.any(err <= 0):
+            raise InvalidValueError("delta_a_err must be > 0 everywhere (1σ of each ΔA point)")
+    if fit_start_ps is None:
+        sel = t > 0
+    else:
+        start = finite_scalar("fit_start_ps", fit_start_ps, lo=0.0)
+        sel = t >= start
+    n = int(np.count_nonzero(sel))
+    if n < n_par + 4:
+        where = "at t > 0" if fit_start_ps is None else f"at t >= fit_start_ps={fit_start_ps:g} ps"
+        raise InvalidValueError(
+            f"only {n} delays {where}; a {n_par}-parameter fit needs >= {n_par + 4}: "
+            "lower fit_start_ps or measure more delays"
+        )
+    t, y = t[sel], y[sel]
+    if err is not None:
+        err = err[sel]
+    if not np.any(y):
+        raise InvalidValueError("delta_a is zero everywhere in the fit window; check the probe channel")
+    if np.ptp(y) == 0:
+        raise InvalidValueError("delta_a is constant in the fit window (no decay to fit); check the data")
+    return t, y, err
+
+
+def _model(p: FloatArray, x: FloatArray, fit_offset: bool) -> FloatArray:
+    out: FloatArray = p[0] * np.exp(-p[1] * x) + p[2] * np.exp(-p[3] * x)
+    if fit_offset:
+        out = out + p[4]
+    return out
+
+
+@dataclass(frozen=True)
+class _LeastSquares:
+    """Parameters (fast pair first: γ_f > γ_s), Jacobian and bounds in that order."""
+
+    params: FloatArray
+    jac: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    converged: bool
+
+
+def _least_squares(x: FloatArray, z: FloatArray, w: FloatArray, fit_offset: bool) -> _LeastSquares:
+    """Bounded least squares of ``z`` (weights ``w``) from a grid-search start, rates ordered γ_f > γ_s."""
+    n_par = 5 if fit_offset else 4
+    min_step = float(np.min(np.diff(x)))
+    g_lo = 1e-4 / float(x[-1])
+    g_hi = 100.0 / min_step
+    p0 = _initial_guess(x, z, w, g_lo, g_hi, fit_offset)
+    lower = np.array([0.0, g_lo, 0.0, g_lo, -np.inf])[:n_par]
+    upper = np.array([np.inf, g_hi, np.inf, g_hi, np.inf])[:n_par]
+    p0 = np.clip(p0, lower, upper)
+    scale_amp = max(float(np.max(np.abs(z))), 1e-300)
+    x_scale = np.array([scale_amp, p0[1], scale_amp, p0[3], scale_amp])[:n_par]
+    res = optimize.least_squares(
+        lambda p: (_model(p, x, fit_offset) - z) * w,
+        p0,
+        bounds=(lower, upper),
+        x_scale=x_scale,
+        method="trf",
+        xtol=1e-12,
+        ftol=1e-12,
+        gtol=1e-12,
+    )
+    p = np.array(res.x, dtype=np.float64)
+    jac = np.array(res.jac, dtype=np.float64)
+    order = [2, 3, 0, 1, 4][:n_par] if p[1] < p[3] else list(range(n_par))
+    return _LeastSquares(p[order], jac[:, order], lower[order], upper[order], bool(res.success))
+
+
+def _covariance(jac: FloatArray) -> tuple[FloatArray, bool]:
+    """(JᵀJ)⁻¹ and whether it is usable; NaN everywhere (and False) when JᵀJ is singular."""
+    n_par = jac.shape[1]
+    try:
+        cov = np.linalg.inv(jac.T @ jac)
+        if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) < 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        return np.full((n_par, n_par), np.nan), False
+    return np.asarray(cov, dtype=np.float64), True
+
+
+def _noise(err: FloatArray | None, rss: float, dof: int) -> tuple[float, float, str]:
+    """(noise SD, reduced χ², method): from the given 1σ errors, or estimated from the residuals."""
+    if err is None:
+        method = "least squares, noise SD estimated from the residuals (covariance scaled by reduced chi2)"
+        return math.sqrt(rss / dof), math.nan, method
+    return (
+        float(np.sqrt(np.mean(err**2))),
+        rss / dof,
+        "weighted least squares, absolute errors from delta_a_err",
     )

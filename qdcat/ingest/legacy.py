@@ -383,14 +383,19 @@ _PQ_FORMATS = {
 _SPC_BITS = {"INV": 31, "MTOV": 30, "GAP": 29, "MARK": 28}
 
 
-def _open_spc(path: Path, set_file: Path | None, allow_truncated: bool) -> LegacySource:
+def _find_set_file(path: Path, set_file: Path | None) -> Path | None:
+    """The given .set file (which must exist), else the one beside ``path``, else None."""
     if set_file is None:
         for candidate in (path.with_suffix(".set"), path.with_suffix(".SET")):
             if candidate.is_file():
-                set_file = candidate
-                break
+                return candidate
     elif not set_file.is_file():
         raise ReaderError(set_file, "no such .set file; check the path, or leave set_file out")
+    return set_file
+
+
+def _open_spc(path: Path, set_file: Path | None, allow_truncated: bool) -> LegacySource:
+    set_file = _find_set_file(path, set_file)
     size = path.stat().st_size
     if size < 8:
         raise ReaderError(path, f"holds no photon records ({size} bytes); {_REREAD}")
@@ -425,31 +430,7 @@ def _open_spc(path: Path, set_file: Path | None, allow_truncated: bool) -> Legac
         # insists on a .set, so its reader for that layout is called directly (private API).
         with path.open("rb") as f:
             photon_data = _call_phconvert(path, "SPC", bhreader._read_spc1xx_8xx, f)
-    try:
-        unit_s = float(photon_data["timestamps_unit"])
-        macrotimes = np.asarray(photon_data["timestamps"])
-        detectors = np.asarray(photon_data["detectors"])
-        nanotimes = np.asarray(photon_data["nanotimes"])
-        marker_ids = np.asarray(photon_data.get("marker_ids", ()))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ReaderError(path, f"phconvert returned no usable photon data ({exc}); {_REREAD}") from exc
-    if not unit_s > 0:
-        raise ReaderError(path, f"the SPC header gives a macrotime unit of {unit_s} s; {_REREAD}")
-    # Marker records that phconvert keeps (QC cards) come as shifted "detectors": dropped too.
-    is_marker = np.isin(detectors, marker_ids) if marker_ids.size else np.zeros(detectors.shape, bool)
-    stats["n_marker_records_dropped"] = stats.get("n_marker_records_dropped", 0) + int(is_marker.sum())
-    keep = ~is_marker
-    if keep.any() and int(detectors[keep].max()) >= MARKER_BASE:
-        raise ReaderError(
-            path, f"routing channel {int(detectors[keep].max())} does not fit qdcat's detector range 0..63"
-        )
-    stats.update(n_photons=int(keep.sum()), n_markers=0)  # SPC markers: see n_marker_records_dropped
-    events = _Events(
-        macrotimes[keep].astype(np.int64),
-        detectors[keep].astype(np.uint8),
-        nanotimes[keep].astype(np.uint16),
-        stats,
-    )
+    unit_s, events = _spc_events(path, photon_data, stats)
     resolution_ps = _snap(unit_s * 1e12)
     timestamps_ps, channels, nanos, _ = _finish(path, events, resolution_ps)
 
@@ -483,6 +464,36 @@ def _open_spc(path: Path, set_file: Path | None, allow_truncated: bool) -> Legac
         tags=_jsonable(tags),
     )
     return LegacySource(header, timestamps_ps, channels, nanos)
+
+
+def _spc_events(path: Path, photon_data: Mapping[str, Any], stats: dict[str, int]) -> tuple[float, _Events]:
+    """(macrotime unit in s, the photons) from phconvert's photon data; marker records are dropped."""
+    try:
+        unit_s = float(photon_data["timestamps_unit"])
+        macrotimes = np.asarray(photon_data["timestamps"])
+        detectors = np.asarray(photon_data["detectors"])
+        nanotimes = np.asarray(photon_data["nanotimes"])
+        marker_ids = np.asarray(photon_data.get("marker_ids", ()))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReaderError(path, f"phconvert returned no usable photon data ({exc}); {_REREAD}") from exc
+    if not unit_s > 0:
+        raise ReaderError(path, f"the SPC header gives a macrotime unit of {unit_s} s; {_REREAD}")
+    # Marker records that phconvert keeps (QC cards) come as shifted "detectors": dropped too.
+    is_marker = np.isin(detectors, marker_ids) if marker_ids.size else np.zeros(detectors.shape, bool)
+    stats["n_marker_records_dropped"] = stats.get("n_marker_records_dropped", 0) + int(is_marker.sum())
+    keep = ~is_marker
+    if keep.any() and int(detectors[keep].max()) >= MARKER_BASE:
+        raise ReaderError(
+            path, f"routing channel {int(detectors[keep].max())} does not fit qdcat's detector range 0..63"
+        )
+    stats.update(n_photons=int(keep.sum()), n_markers=0)  # SPC markers: see n_marker_records_dropped
+    events = _Events(
+        macrotimes[keep].astype(np.int64),
+        detectors[keep].astype(np.uint8),
+        nanotimes[keep].astype(np.uint16),
+        stats,
+    )
+    return unit_s, events
 
 
 _SPC_32BIT = ("SPC-1XX", "QC-X04", "QC-X06")

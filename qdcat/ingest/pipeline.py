@@ -38,6 +38,7 @@ from qdcat.ingest.base import (
     REREAD,
     SYNC_CHANNEL,
     EventBlock,
+    FileHeader,
     TimeTagSource,
     describe,
     format_boundary,
@@ -156,7 +157,7 @@ def check_set_file(path: Path, set_file: Path | None) -> None:
 
 
 def _spec(
-    item: IngestItem, settings: SettingsSpec, started_at: Any, duration_s: float | None
+    item: IngestItem, settings: SettingsSpec, started_at: dt.datetime | None, duration_s: float | None
 ) -> MeasurementSpec:
     return MeasurementSpec(
         kind=item.kind,
@@ -213,7 +214,7 @@ def _check_channels(
                 )
 
 
-def _settings_for(item: IngestItem, header: Any | None) -> SettingsSpec:
+def _settings_for(item: IngestItem, header: FileHeader | None) -> SettingsSpec:
     given = {k: item.settings.get(k) for k in SETTINGS_FIELDS if item.settings.get(k) not in (None, "")}
     snapshot: dict[str, Any] = {"manifest": jsonable(dict(item.settings))}
     if header is not None:
@@ -257,7 +258,7 @@ def acquisition_duration_s(header_s: float | None, last_event_ps: int) -> float 
     return header_s
 
 
-def _file_start_time(header: Any) -> Any:
+def _file_start_time(header: FileHeader | None) -> dt.datetime | None:
     created = header.tags.get("File_CreatingTime") if header is not None else None
     if isinstance(created, str):
         try:
@@ -331,29 +332,8 @@ def _ingest_file(
         return IngestOutcome(
             path, "skipped", existing, 0, f"already in the catalog as measurement {existing}"
         )
-    suffix = path.suffix.lower()
-    if suffix in SPECTRUM_SUFFIXES:
-        # Two-column text: a transient-absorption curve, or (any other kind) a spectrum.
-        from qdcat.ingest.spectrum import read_spectrum, read_ta_curve
-
-        with format_boundary(path, "cannot be read as a two-column text file"):
-            if kind is MeasurementKind.TRANSIENT_ABSORPTION:
-                curve = read_ta_curve(path)
-                header, data_kind, fmt, what = curve.header, DataKind.CURVE, "ta-text", "TA curve"
-                arrays = {"time_ps": curve.time_ps, "delta_a": curve.delta_a}
-            else:
-                sp = read_spectrum(path)
-                header, data_kind, fmt, what = sp.header, DataKind.SPECTRUM, "spectrum-text", "spectrum"
-                arrays = {"wavelength_nm": sp.wavelength_nm, "counts": sp.counts}
-        spec = _spec(item, _settings_for(item, None), None, None)
-        spec = replace(
-            spec, settings=replace(spec.settings, snapshot={**spec.settings.snapshot, "file": header})
-        )
-        mid = cat.add_array_measurement(
-            spec, arrays, data_kind=data_kind, source=SourceFile(path.name, sha, size, fmt)
-        )
-        return IngestOutcome(path, "ingested", mid, int(next(iter(arrays.values())).size), what)
-
+    if path.suffix.lower() in SPECTRUM_SUFFIXES:
+        return _ingest_text(cat, item, kind, sha, size)
     src = open_timetag_file(path, set_file=item.set_file, allow_truncated=item.allow_truncated)
     header = src.header
     if header.n_records == 0:
@@ -394,6 +374,31 @@ def _ingest_file(
             "; nanotime unit unknown (no .set file): for a decay, delete it and ingest again with --set-file"
         )
     return IngestOutcome(path, "ingested", w.measurement_id, int(counts.sum()), note)
+
+
+def _ingest_text(cat: Catalog, item: IngestItem, kind: MeasurementKind, sha: str, size: int) -> IngestOutcome:
+    """Two-column text: a transient-absorption curve, or (any other kind) a spectrum."""
+    from qdcat.ingest.spectrum import read_spectrum, read_ta_curve
+
+    path = item.path
+    with format_boundary(path, "cannot be read as a two-column text file"):
+        if kind is MeasurementKind.TRANSIENT_ABSORPTION:
+            curve = read_ta_curve(path)
+            header, data_kind, fmt, what = curve.header, DataKind.CURVE, "ta-text", "TA curve"
+            arrays = {"time_ps": curve.time_ps, "delta_a": curve.delta_a}
+        else:
+            sp = read_spectrum(path)
+            header, data_kind, fmt, what = sp.header, DataKind.SPECTRUM, "spectrum-text", "spectrum"
+            arrays = {"wavelength_nm": sp.wavelength_nm, "counts": sp.counts}
+    settings = _settings_for(item, None)
+    settings = replace(settings, snapshot={**settings.snapshot, "file": header})
+    mid = cat.add_array_measurement(
+        _spec(item, settings, None, None),
+        arrays,
+        data_kind=data_kind,
+        source=SourceFile(path.name, sha, size, fmt),
+    )
+    return IngestOutcome(path, "ingested", mid, int(next(iter(arrays.values())).size), what)
 
 
 def _malformed(block: EventBlock, last_ps: int | None, stored: int) -> str:

@@ -50,6 +50,34 @@ _RECORD_TYPES: dict[int, tuple[str, str, bool]] = {
 }
 
 
+def _read_header(path: Path) -> tuple[dict[str, Any], int, int]:
+    """(tags, byte offset of the first record, number of records) from ptufile."""
+    notes: list[logging.LogRecord] = []
+    import ptufile
+
+    with format_boundary(path, "the PTU header is corrupt or truncated"):
+        try:
+            with _collect_log("ptufile", notes), ptufile.PtuFile(path) as f:
+                tags = dict(f.tags)
+                offset = int(f.record_offset)
+                n_records = int(f.number_records)
+        except ptufile.PqFileError as exc:
+            if "magic" in str(exc):
+                raise ReaderError(
+                    path,
+                    "not a readable PTU file: it does not start with PicoQuant's PQTTTR mark; "
+                    "is it a PicoQuant .ptu?",
+                ) from exc
+            raise
+    # ptufile logs a tag type it does not know and stops reading the header there.
+    broken = [r.getMessage() for r in notes if r.levelno >= logging.ERROR and "invalid tag" in r.getMessage()]
+    if broken:
+        raise ReaderError(path, f"the PTU header is corrupt or truncated ({one_line(broken[0])}); {REREAD}")
+    if notes:
+        tags["qdcat_reader_notes"] = [r.getMessage() for r in notes]
+    return tags, offset, n_records
+
+
 class PtuSource:
     """An opened PTU file: header now, records decoded lazily in blocks."""
 
@@ -57,33 +85,7 @@ class PtuSource:
         self.path = Path(path)
         if not self.path.is_file():
             raise ReaderError(self.path, "file not found")
-        notes: list[logging.LogRecord] = []
-        import ptufile
-
-        with format_boundary(self.path, "the PTU header is corrupt or truncated"):
-            try:
-                with _collect_log("ptufile", notes), ptufile.PtuFile(self.path) as f:
-                    tags = dict(f.tags)
-                    self._offset = int(f.record_offset)
-                    n_records = int(f.number_records)
-            except ptufile.PqFileError as exc:
-                if "magic" in str(exc):
-                    raise ReaderError(
-                        self.path,
-                        "not a readable PTU file: it does not start with PicoQuant's PQTTTR mark; "
-                        "is it a PicoQuant .ptu?",
-                    ) from exc
-                raise
-        # ptufile logs a tag type it does not know and stops reading the header there.
-        broken = [
-            r.getMessage() for r in notes if r.levelno >= logging.ERROR and "invalid tag" in r.getMessage()
-        ]
-        if broken:
-            raise ReaderError(
-                self.path, f"the PTU header is corrupt or truncated ({one_line(broken[0])}); {REREAD}"
-            )
-        if notes:
-            tags["qdcat_reader_notes"] = [r.getMessage() for r in notes]
+        tags, self._offset, n_records = _read_header(self.path)
         record_type = int(_tag(self.path, tags, "TTResultFormat_TTTRRecType", (int,), required=True))
         if record_type not in _RECORD_TYPES:
             raise ReaderError(
@@ -174,10 +176,10 @@ class PtuSource:
                 remaining -= want
                 pos = 0
                 while pos < raw.shape[0]:
-                    args = (raw[pos:], ofl)
                     if self._family == "hydraharp_t2":  # v1 T2 overflows have their own period
-                        args = (raw[pos:], ofl, self._v1)
-                    used, n, ofl = decode(*args, out_t, out_c, out_n)
+                        used, n, ofl = decode(raw[pos:], ofl, self._v1, out_t, out_c, out_n)
+                    else:
+                        used, n, ofl = decode(raw[pos:], ofl, out_t, out_c, out_n)
                     pos += used
                     if n:
                         # Time units only grow in a sound file (overflows are resolved in 64 bits);

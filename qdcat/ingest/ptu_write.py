@@ -20,6 +20,7 @@ from typing import Any
 
 import numba
 import numpy as np
+import numpy.typing as npt
 
 from qdcat.errors import InvalidValueError
 
@@ -36,7 +37,9 @@ _TY_ANSISTRING = 0x4001FFFF
 
 
 @numba.njit(cache=True, nogil=True)
-def _encode_t2(times, chans, ofl, out):  # type: ignore[no-untyped-def]
+def _encode_t2(
+    times: npt.NDArray[np.int64], chans: npt.NDArray[np.uint8], ofl: np.int64, out: npt.NDArray[np.uint32]
+) -> tuple[int, np.int64]:
     n = 0
     for i in range(times.shape[0]):
         t = times[i]
@@ -67,29 +70,14 @@ def _tag(ident: str, typ: int, value: bytes | int | float, idx: int = -1) -> byt
         data = data.ljust((len(data) + 7) // 8 * 8, b"\0")
         return head + struct.pack("<q", len(data)) + data
     if typ in (_TY_FLOAT8, _TY_TDATETIME):
-        return head + struct.pack("<d", float(value))  # type: ignore[arg-type]
-    return head + struct.pack("<q", int(value))  # type: ignore[arg-type]
+        return head + struct.pack("<d", float(value))
+    return head + struct.pack("<q", int(value))
 
 
-def write_ptu_t2(
-    path: str | Path,
-    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
-    *,
-    resolution_ps: float = 1.0,
-    sync_rate_hz: float = 0.0,
-    acquisition_s: float = 0.0,
-    comment: str = "",
-    extra_tags: dict[str, Any] | None = None,
-) -> int:
-    """Write blocks of (timestamps_ps, channels) as a HydraHarp v2 T2 PTU; returns records written.
-
-    Channels follow qdcat's convention (detector k < 64, sync 64, marker 64 + j).
-    The file appears atomically (written under a temporary name, then renamed).
-    """
-    path = Path(path)
-    if resolution_ps <= 0 or abs(resolution_ps - round(resolution_ps)) > 1e-9:
-        raise InvalidValueError(f"resolution_ps must be a positive whole number of ps, got {resolution_ps}")
-    res = round(resolution_ps)
+def _header_tags(
+    res: int, sync_rate_hz: float, acquisition_s: float, comment: str, extra_tags: dict[str, Any] | None
+) -> list[bytes]:
+    """The tags of a HydraHarp v2 T2 header (all but the record count and the end mark)."""
     now = dt.datetime.now()
     tdatetime = (now - dt.datetime(1899, 12, 30)).total_seconds() / 86400
     tags = [
@@ -118,6 +106,29 @@ def write_ptu_t2(
             tags.append(_tag(key, _TY_FLOAT8, value))
         else:
             tags.append(_tag(key, _TY_ANSISTRING, str(value).encode()))
+    return tags
+
+
+def write_ptu_t2(
+    path: str | Path,
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    resolution_ps: float = 1.0,
+    sync_rate_hz: float = 0.0,
+    acquisition_s: float = 0.0,
+    comment: str = "",
+    extra_tags: dict[str, Any] | None = None,
+) -> int:
+    """Write blocks of (timestamps_ps, channels) as a HydraHarp v2 T2 PTU; returns records written.
+
+    Channels follow qdcat's convention (detector k < 64, sync 64, marker 64 + j).
+    The file appears atomically (written under a temporary name, then renamed).
+    """
+    path = Path(path)
+    if resolution_ps <= 0 or abs(resolution_ps - round(resolution_ps)) > 1e-9:
+        raise InvalidValueError(f"resolution_ps must be a positive whole number of ps, got {resolution_ps}")
+    res = round(resolution_ps)
+    tags = _header_tags(res, sync_rate_hz, acquisition_s, comment, extra_tags)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     n_total = 0
     try:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
 
 from qdcat.analyses import Acquisition, Analysis, Target
@@ -86,11 +86,13 @@ class _SetupChannels:
 
     def dark(self, detectors: Iterable[int]) -> float | None:
         rates = [self.dark_cps.get(c) for c in detectors]
-        return float(sum(rates)) if rates and all(r is not None for r in rates) else None  # type: ignore[misc]
+        known = [r for r in rates if r is not None]
+        return float(sum(known)) if rates and len(known) == len(rates) else None
 
     def jitter(self, arm: Iterable[int]) -> float | None:
         values = [self.jitter_ps.get(c) for c in arm]
-        return max(values) if values and all(v is not None for v in values) else None  # type: ignore[type-var]
+        known = [v for v in values if v is not None]
+        return max(known) if values and len(known) == len(values) else None
 
 
 def _roles(s: Session, setup_ids: Iterable[int]) -> dict[int, _SetupChannels]:
@@ -191,7 +193,7 @@ def _base_query() -> Any:
 @functools.cache
 def _around_query() -> Any:
     """Measurements ``ids``, the rest of their series, and the dot-less ones of their specimens."""
-    ids = bindparam("ids", expanding=True)
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
     near = select(Measurement.specimen_id).where(Measurement.id.in_(ids))
     series = select(Measurement.series_name).where(
         Measurement.id.in_(ids), Measurement.series_name.is_not(None)

@@ -589,18 +589,10 @@ def _pulsed_core(
     with_syncs: bool,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], PulsedTruth]:
     """Detector events (merged A/B, no syncs) and the truth of a pulsed acquisition."""
-    _check_type("dot", dot, DotParams)
-    _check_type("excitation", excitation, PulsedExcitation)
-    _check_type("detection", detection, Detection)
-    duration_s = _check_duration(duration_s)
-    resolution_ps = check_int("resolution_ps", resolution_ps, 1, 1_000_000)
-    seed = check_seed(seed)
+    duration_s, resolution_ps, seed = _check_pulsed(
+        dot, excitation, detection, duration_s, resolution_ps, seed
+    )
     period_ps = excitation.sync_period_ps
-    if period_ps % resolution_ps:
-        raise InvalidValueError(
-            f"the sync period ({period_ps} ps) must be a whole multiple of resolution_ps ({resolution_ps}); "
-            "choose a resolution that divides it (e.g. 1, 4, 8, 16 or 25 ps at 10 MHz)"
-        )
     duration_ps = round(duration_s * 1e12)
     n_pulses = -(-duration_ps // period_ps)  # pulses at k·period < duration
 
@@ -616,7 +608,6 @@ def _pulsed_core(
     outcome_p = np.array(
         [p_single * q_x, p_multi * (1.0 - q_xx) * q_x, p_multi * q_xx * (1.0 - q_x), p_multi * q_xx * q_x]
     )
-    p_any = float(outcome_p.sum())
     detected_per_pulse = p_excited * q_x + p_multi * q_xx
     _check_budget(
         n_pulses * detected_per_pulse
@@ -627,24 +618,7 @@ def _pulsed_core(
 
     rng = np.random.default_rng(seed)
     blinking = _draw_blinking(rng, dot.blinking, duration_s) if dot.blinking is not None else None
-    pulses = _bernoulli_indices(rng, p_any, n_pulses)
-    if blinking is not None:
-        # A pulse that arrives while the dot is off excites nothing that emits.
-        pulses = pulses[blinking.is_on(pulses * period_ps + round(excitation.pulse_delay_ps))]
-    outcome = np.searchsorted(np.cumsum(outcome_p) / p_any, rng.random(pulses.size), side="right")
-    outcome = np.minimum(outcome, 3)  # guards the last edge against rounding of the cumsum
-    cascade = outcome >= 1
-    t_xx = rng.exponential(1e3 / dot.biexciton_rate_per_ns, int(cascade.sum()))
-    delay_xx = np.zeros(pulses.size)
-    delay_xx[cascade] = t_xx
-    has_x = outcome != 2
-    has_xx = outcome >= 2
-    pulse_ps = pulses * float(period_ps) + excitation.pulse_delay_ps
-    x_ps = pulse_ps[has_x] + delay_xx[has_x]
-    x_ps += rng.exponential(dot.lifetime_ns * 1e3, x_ps.size)
-    xx_ps = pulse_ps[has_xx] + delay_xx[has_xx]
-    signal_ps = np.concatenate((x_ps, xx_ps))
-
+    signal_ps = _pulsed_signal(rng, dot, excitation, blinking, outcome_p, n_pulses)
     t_a, t_b = _detect(rng, signal_ps, detection, duration_ps, resolution_ps)
     timestamps, channels = _merge(t_a, CHANNEL_A, t_b, CHANNEL_B)
 
@@ -679,6 +653,60 @@ def _pulsed_core(
         blinking=blinking,
     )
     return timestamps, channels, truth
+
+
+def _check_pulsed(
+    dot: DotParams,
+    excitation: PulsedExcitation,
+    detection: Detection,
+    duration_s: float,
+    resolution_ps: int,
+    seed: int,
+) -> tuple[float, int, int]:
+    """The validated (duration_s, resolution_ps, seed) of a pulsed simulation."""
+    _check_type("dot", dot, DotParams)
+    _check_type("excitation", excitation, PulsedExcitation)
+    _check_type("detection", detection, Detection)
+    duration_s = _check_duration(duration_s)
+    resolution_ps = check_int("resolution_ps", resolution_ps, 1, 1_000_000)
+    seed = check_seed(seed)
+    period_ps = excitation.sync_period_ps
+    if period_ps % resolution_ps:
+        raise InvalidValueError(
+            f"the sync period ({period_ps} ps) must be a whole multiple of resolution_ps ({resolution_ps}); "
+            "choose a resolution that divides it (e.g. 1, 4, 8, 16 or 25 ps at 10 MHz)"
+        )
+    return duration_s, resolution_ps, seed
+
+
+def _pulsed_signal(
+    rng: np.random.Generator,
+    dot: DotParams,
+    excitation: PulsedExcitation,
+    blinking: BlinkingTruth | None,
+    outcome_p: npt.NDArray[np.float64],
+    n_pulses: int,
+) -> npt.NDArray[np.float64]:
+    """Emission times (ps) of the detected X and XX photons: per pulse one of the ``outcome_p`` outcomes."""
+    period_ps = excitation.sync_period_ps
+    p_any = float(outcome_p.sum())
+    pulses = _bernoulli_indices(rng, p_any, n_pulses)
+    if blinking is not None:
+        # A pulse that arrives while the dot is off excites nothing that emits.
+        pulses = pulses[blinking.is_on(pulses * period_ps + round(excitation.pulse_delay_ps))]
+    outcome = np.searchsorted(np.cumsum(outcome_p) / p_any, rng.random(pulses.size), side="right")
+    outcome = np.minimum(outcome, 3)  # guards the last edge against rounding of the cumsum
+    cascade = outcome >= 1
+    t_xx = rng.exponential(1e3 / dot.biexciton_rate_per_ns, int(cascade.sum()))
+    delay_xx = np.zeros(pulses.size)
+    delay_xx[cascade] = t_xx
+    has_x = outcome != 2
+    has_xx = outcome >= 2
+    pulse_ps = pulses * float(period_ps) + excitation.pulse_delay_ps
+    x_ps = pulse_ps[has_x] + delay_xx[has_x]
+    x_ps += rng.exponential(dot.lifetime_ns * 1e3, x_ps.size)
+    xx_ps = pulse_ps[has_xx] + delay_xx[has_xx]
+    return np.concatenate((x_ps, xx_ps))
 
 
 def simulate_pulsed(
