@@ -30,15 +30,20 @@ def ingest(
     *,
     on_file: Callable[[IngestItem], None] | None = None,
     on_events: Callable[[int], None] | None = None,
+    collect_garbage: bool = True,
 ) -> IngestReport:
     """Ingest a batch (one file's failure does not stop the rest), then mark the results it made stale.
 
+    ``collect_garbage`` first removes what an ingest killed on this host left
+    behind (a pending row and partial bytes) and finishes interrupted deletions.
     A new measurement can change what an existing result was computed from (a
     better-matching background, one more point of a series); those results stop
     being current until `qdcat analyze` computes them again.
     """
     from qdcat.jobs import refresh_staleness
 
+    if collect_garbage:
+        cat.collect_garbage()
     outcomes = ingest_many(cat, items, on_file=on_file, on_events=on_events)
     stale = refresh_staleness(cat) if any(o.status == "ingested" for o in outcomes) else 0
     return IngestReport(outcomes, stale)

@@ -1,4 +1,4 @@
-"""Rendering for the CLI: rich tables for people, JSON and CSV for scripts."""
+"""Rendering for the CLI: rich tables for people, JSON, CSV and Parquet for scripts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -117,3 +118,36 @@ def say(message: str) -> None:
 def stderr_console() -> Any:
     """Where progress bars go: stderr, so --json/--csv output on stdout stays clean."""
     return _console(stderr=True)
+
+
+def _say_flagged(n: int, reasons: tuple[str, ...] = ()) -> None:
+    if n:
+        why = f" ({'; '.join(reasons)})" if reasons else ""
+        say(f"left out {n} result(s) that failed QC{why}; --include-flagged keeps them")
+
+
+def _nan_to_none(df: Any) -> list[dict[str, Any]]:
+    import math
+
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in df.to_dict(orient="records")
+    ]
+
+
+def _emit_frame(df: Any, *, as_json: bool, as_csv: bool, parquet: Path | None, title: str) -> None:
+    """A data frame as a Parquet file, CSV, JSON or a table (NaN printed as empty / null)."""
+    if parquet is not None:
+        parquet.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(parquet, index=False)
+        say(f"{len(df)} rows written to {parquet}")
+        return
+    if as_csv and not as_json:
+        sys.stdout.write(df.to_csv(index=False))
+        return
+    render_rows(_nan_to_none(df), pick_format(as_json, False), title=title)
+
+
+def _columns(value: str | None) -> list[str] | None:
+    """``--columns a, b`` as a list of field names (None: the view's default)."""
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None

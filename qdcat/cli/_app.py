@@ -1,0 +1,148 @@
+"""The root ``qdcat`` app: errors as one line and an exit code, the options every noun shares.
+
+The noun modules (``admin``, ``samples``, ...) register their commands on
+:data:`app` or on a sub-app made with :func:`_sub`; nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+
+class _QdcatGroup(TyperGroup):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Usage errors as one ``error:`` line on stderr (exit 2), like every other error."""
+        forward = (args, prog_name, complete_var, False, windows_expand_args)
+        if not standalone_mode:
+            return super().main(*forward, **extra)
+        try:
+            rv = super().main(*forward, **extra)
+        except typer.Abort:
+            typer.echo("aborted; nothing was changed", err=True)
+            sys.exit(1)
+        except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+            if not hasattr(exc, "format_message"):
+                raise
+            ctx = getattr(exc, "ctx", None)
+            where = f"`{ctx.command_path} --help`" if ctx is not None else "`qdcat --help`"
+            message = " ".join(exc.format_message().split())
+            typer.echo(f"error: {message} (see {where})", err=True)
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    def invoke(self, ctx: Any) -> Any:
+        from qdcat.errors import QdcatError
+
+        try:
+            return super().invoke(ctx)
+        except QdcatError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            known = _explain(exc)
+            if known is None:
+                raise
+            typer.echo(f"error: {known}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; nothing half-written was kept", err=True)
+            raise typer.Exit(130) from None
+
+
+def _explain(exc: BaseException) -> Exception | None:
+    """Failures of the machine rather than of qdcat — database down, disk full — as one line."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return OSError(
+            f"no space left on the disk{where}; free space, run `qdcat gc`, then run the command again — "
+            "nothing half-written was kept"
+        )
+    if "sqlalchemy" in sys.modules or isinstance(exc, OverflowError):
+        from qdcat.catalog.db import explain
+
+        return explain(exc)
+    return None
+
+
+app = typer.Typer(
+    name="qdcat",
+    cls=_QdcatGroup,
+    help="A measurement catalog for single-quantum-dot spectroscopy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _sub(name: str, help: str) -> typer.Typer:
+    """A sub-app for one noun; `qdcat --help` lists them in the order they are made."""
+    sub = typer.Typer(name=name, help=help, no_args_is_help=True, pretty_exceptions_enable=False)
+    app.add_typer(sub)
+    return sub
+
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Catalog directory (default: $QDCAT_HOME or ~/.qdcat).",
+        envvar="QDCAT_HOME",
+        show_envvar=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
+ID_MAX = 2**63 - 1  # the catalog's ids are 64-bit on both backends
+MeasurementArg = Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Measurement id.")]
+RunArg = Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Analysis run id.")]
+# Population options shared by the queries and the figures.
+WhereOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--where", "-w", help='Filter, e.g. "g2_zero < 0.2 and lifetime_ns > 15" (`qdcat query fields`).'
+    ),
+]
+SampleOpt = Annotated[list[str] | None, typer.Option("--sample", help="Only these samples.")]
+FlaggedOpt = Annotated[
+    bool,
+    typer.Option("--include-flagged", help="Keep results whose quantity failed QC (left out by default)."),
+]
+SourceOpt = Annotated[
+    str, typer.Option("--from", help="'dots' (one row per dot) or an analysis name (one row per result).")
+]
+
+
+@app.callback()
+def _root(ctx: typer.Context, home: HomeOpt = None) -> None:
+    ctx.obj = {"home": home}
+
+
+def _home(ctx: typer.Context) -> Path | None:
+    return ctx.find_root().obj.get("home") if ctx.find_root().obj else None
+
+
+def _catalog(ctx: typer.Context) -> Any:
+    from qdcat.catalog.api import open_catalog
+
+    return open_catalog(_home(ctx))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())
