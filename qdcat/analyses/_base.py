@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Table, text
 from sqlalchemy import Column as SqlColumn
 
 from qdcat.catalog.models import Base
@@ -41,6 +41,8 @@ ColumnType = Literal["float", "int", "bigint", "bool", "str"]
 _SQL_TYPES: dict[str, Any] = {"float": Float, "int": Integer, "bigint": BigInteger, "bool": Boolean}
 #: Columns every result table has (keys, and the QC flags).
 KEY_COLUMNS = ("run_id", "specimen_id", "dot_id", "measurement_id")
+# Chosen by qdcat.catalog.current, not computed by the analysis.
+CHOICE_COLUMNS = ("kind_preferred", "representative")
 #: The QC verdict every result carries, computed from its flags by the analysis's rules.
 QC_COLUMNS = ("qc", "qc_failed", "qc_reason")
 QC_PASS, QC_PARTIAL, QC_FAIL = "pass", "partial", "fail"
@@ -387,7 +389,7 @@ class Analysis:
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
         errs = [f"{c.name}_err" for c in self.columns if c.err]
-        reserved = {*KEY_COLUMNS, *QC_COLUMNS, "flags"}
+        reserved = {*KEY_COLUMNS, *CHOICE_COLUMNS, *QC_COLUMNS, "flags"}
         clash = {n for n in names + errs if (names + errs).count(n) > 1} | (set(names) & reserved)
         if clash:
             raise ValueError(f"analysis {self.name}: duplicate or reserved result columns {sorted(clash)}")
@@ -420,7 +422,7 @@ class Analysis:
 
     def result_names(self) -> list[str]:
         """Every result column of the table besides the keys: flags, QC, values, their errors."""
-        return [c.name for c in self.table.columns if c.name not in KEY_COLUMNS]
+        return [c.name for c in self.table.columns if c.name not in (*KEY_COLUMNS, *CHOICE_COLUMNS)]
 
     def qc(self, flags: Sequence[str]) -> Qc:
         return qc_verdict(self.qc_rules, flags)
@@ -445,6 +447,7 @@ def _result_table(a: Analysis) -> Table:
         *KEY_COLUMNS,
         "flags",
         *QC_COLUMNS,
+        *CHOICE_COLUMNS,
         *(n for c in a.columns for n in (c.name, f"{c.name}_err")[: 1 + c.err]),
     ]
     old = Base.metadata.tables.get(name)
@@ -473,10 +476,28 @@ def _result_table(a: Analysis) -> Table:
         SqlColumn("qc", String(8), nullable=False),
         SqlColumn("qc_failed", String(255), nullable=False),
         SqlColumn("qc_reason", String(255), nullable=False),
+        # Whether the analysed measurement's kind names this analysis (a g2_cw acquisition for
+        # g2_cw), and whether this row stands for its dot in population queries: chosen by
+        # qdcat.catalog.current when results change, one per dot (the partial unique index).
+        SqlColumn("kind_preferred", Boolean, nullable=False, default=False, server_default=text("false")),
+        SqlColumn("representative", Boolean, nullable=False, default=False, server_default=text("false")),
     ]
     for c in a.columns:
         cols.extend(c.sql_columns())
-    return Table(name, Base.metadata, *cols, comment=None)
+    return Table(
+        name,
+        Base.metadata,
+        *cols,
+        Index(
+            f"uq_{name}_representative",
+            "dot_id",
+            unique=True,
+            # As the queries write it (SQLite has no boolean type), so that they use this index.
+            sqlite_where=text("representative = 1"),
+            postgresql_where=text("representative"),
+        ),
+        comment=None,
+    )
 
 
 def flags_text(flags: Sequence[str]) -> str:

@@ -43,13 +43,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import RowMapping, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 import qdcat
 from qdcat import analyses as registry
 from qdcat.analyses import Analysis, Target
-from qdcat.analyses._base import KEY_COLUMNS, flags_text
+from qdcat.analyses._base import CHOICE_COLUMNS, KEY_COLUMNS, flags_text
+from qdcat.catalog import current
 from qdcat.catalog.api import Catalog, parse_id
 from qdcat.catalog.db import is_unreachable
 from qdcat.catalog.models import AnalysisRun, AnalysisRunInput, Measurement, RunStatus
@@ -261,6 +262,7 @@ def _mark_stale(s: Any, analysis: Analysis, targets: Sequence[Target], *, dry_ru
             AnalysisRun.target_key.in_(list(by_key)),
         )
     ).all()
+    retired = []
     for run in current:
         if run.inputs_hash != by_key[run.target_key]:
             n += 1
@@ -268,6 +270,10 @@ def _mark_stale(s: Any, analysis: Analysis, targets: Sequence[Target], *, dry_ru
                 run.is_current = False
                 run.status = RunStatus.STALE
                 run.error = "inputs changed since this result was computed; re-run `qdcat analyze`"
+                retired.append(run.id)
+    if retired:
+        s.flush()
+        _refresh_representative(s, analysis.name, retired)
     if not dry_run:
         # Queued or failed runs of these targets planned on older inputs will never be
         # current: retire them now rather than when a worker reaches them.
@@ -310,6 +316,21 @@ def _make_current(s: Any, run: AnalysisRun) -> None:
     s.flush()
     run.is_current = True
     s.flush()
+    _refresh_representative(s, run.analysis, [run.id])
+
+
+def _refresh_representative(s: Any, analysis: str, run_ids: Sequence[int]) -> None:
+    """The dots of these runs re-choose the result that stands for them in the dots view."""
+    table = registry.get(analysis).table
+    dots = s.scalars(select(table.c.dot_id).where(table.c.run_id.in_(list(run_ids)))).all()
+    current.refresh(s, table, dots)
+
+
+def _kind_preferred(s: Any, analysis: Analysis, measurement_id: int | None) -> bool:
+    if measurement_id is None or not analysis.primary_kinds:
+        return False
+    kind = s.scalar(select(Measurement.kind).where(Measurement.id == measurement_id))
+    return kind is not None and str(getattr(kind, "value", kind)) in analysis.primary_kinds
 
 
 # ----------------------------------------------------------------------------- claiming
@@ -323,7 +344,8 @@ class Claim:
     attempts: int
 
 
-def _worker_identity() -> tuple[str, int]:
+def worker_identity() -> tuple[str, int]:
+    """(host, pid) as a claim records them: who holds a running job."""
     return socket.gethostname()[:255], os.getpid()
 
 
@@ -337,7 +359,7 @@ def claim(
     """Atomically take one claimable job (pending, or running with an expired lease)."""
     engine = cat.engine
     sqlite = engine.dialect.name == "sqlite"
-    host, pid = _worker_identity()
+    host, pid = worker_identity()
     names = list(analyses or [])
     while True:
         now = _now()
@@ -529,7 +551,7 @@ def _commit(
     c: Claim,
     analysis: Analysis,
     target: Target,
-    row: dict[str, Any],
+    row: Mapping[str, Any],
     arrays_key: str | None,
     t0: float,
 ) -> JobOutcome:
@@ -553,6 +575,7 @@ def _commit(
                 specimen_id=target.specimen_id,
                 dot_id=target.dot_id,
                 measurement_id=target.measurement_id,
+                kind_preferred=_kind_preferred(s, analysis, target.measurement_id),
                 **values,
             )
         )
@@ -601,7 +624,10 @@ def _result_values(analysis: Analysis, row: Mapping[str, Any]) -> dict[str, Any]
     missing = [
         c.name
         for c in table.columns
-        if c.name not in out and c.name not in KEY_COLUMNS and not c.nullable and c.server_default is None
+        if c.name not in out
+        and c.name not in (*KEY_COLUMNS, *CHOICE_COLUMNS)
+        and not c.nullable
+        and c.server_default is None
     ]
     if missing:
         raise InvalidValueError(f"{analysis.name} computed no value for {missing}")
@@ -836,7 +862,7 @@ def results_for_measurement(
                 if table is not None
                 else None
             )
-            values = {k: v for k, v in (row or {}).items() if k not in KEY_COLUMNS}
+            values = {k: v for k, v in (row or {}).items() if k not in (*KEY_COLUMNS, *CHOICE_COLUMNS)}
             out.append(
                 {
                     "analysis": run.analysis,
@@ -852,7 +878,7 @@ def results_for_measurement(
         return out
 
 
-def _summary(analysis: Analysis, row: Mapping[str, Any] | None) -> str:
+def _summary(analysis: Analysis, row: RowMapping | Mapping[str, Any] | None) -> str:
     """The analysis's first declared quantity of a result row, as "name value ± err"."""
     if row is None:
         return ""

@@ -26,11 +26,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    Text,
+    TypeDecorator,
+    and_,
+    exists,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import Enum as SaEnum
 from sqlalchemy.sql import ColumnElement
 
 from qdcat import analyses as registry
-from qdcat.analyses._base import QC_COLUMNS, QC_FAIL
+from qdcat.analyses._base import CHOICE_COLUMNS, KEY_COLUMNS, QC_COLUMNS, QC_FAIL
 from qdcat.catalog.api import Catalog
 from qdcat.catalog.models import (
     AnalysisRun,
@@ -44,6 +59,7 @@ from qdcat.errors import InvalidValueError
 from qdcat.query.filters import FilterError, parse_filter
 
 if TYPE_CHECKING:  # statistics need scipy: imported by the functions that use them, not for a listing
+    from qdcat.analysis.powerlaw import PowerLawMl
     from qdcat.query.stats import Comparison, Correlation
 
 
@@ -115,52 +131,39 @@ def fields(view: str = "dots") -> list[Field]:
             for name, col in cols.items():
                 out.append(Field(name, analysis, f"{analysis}: {col}"))
         return out
-    analysis = registry.get(view)
+    a = registry.get(view)
     out += [Field(k, "measurement", v) for k, v in _MEASUREMENT.items()]
-    for name in analysis.result_names():
-        out.append(Field(name, analysis.name, f"{analysis.name}: {name}"))
+    for name in a.result_names():
+        out.append(Field(name, a.name, f"{a.name}: {name}"))
     return out
 
 
-def _current(analysis: str) -> Any:
-    """Current result rows of one analysis, the representative one per dot (see :func:`dots`)."""
-    a = registry.get(analysis)
-    t = a.table
-    primary = (
-        case((Measurement.kind.in_(list(a.primary_kinds)), 0), else_=1) if a.primary_kinds else literal(1)
-    )
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=t.c.dot_id,
-            order_by=(
-                primary,
-                Measurement.duration_s.desc().nulls_last(),
-                t.c.measurement_id.desc().nulls_last(),
-                t.c.run_id.desc(),
-            ),
-        )
-        .label("rank_in_dot")
-    )
-    inner = (
-        select(*t.c, rank)
-        .join(AnalysisRun, AnalysisRun.id == t.c.run_id)
-        .outerjoin(Measurement, Measurement.id == t.c.measurement_id)
-        .where(AnalysisRun.is_current.is_(True), t.c.dot_id.is_not(None))
-        .subquery()
-    )
-    return select(inner).where(inner.c.rank_in_dot == 1).subquery(f"cur_{analysis}")
+def _representative(analysis: str) -> Any:
+    """The result of ``analysis`` that stands for each dot (see :mod:`qdcat.catalog.current`)."""
+    return registry.get(analysis).table.alias(f"cur_{analysis}")
+
+
+class _Used(dict[str, ColumnElement[Any]]):
+    """Field name → column, remembering which names a filter or a column list looked up."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> ColumnElement[Any]:
+        self.used.add(key)
+        return super().__getitem__(key)
 
 
 def _identity_columns() -> dict[str, ColumnElement[Any]]:
     return {
-        "sample": Sample.name,
-        "material": Sample.material,
-        "specimen": Specimen.name,
-        "dot": Dot.label,
-        "dot_id": Dot.id,
-        "x_um": Dot.x_um,
-        "y_um": Dot.y_um,
+        "sample": Sample.name.expression,
+        "material": Sample.material.expression,
+        "specimen": Specimen.name.expression,
+        "dot": Dot.label.expression,
+        "dot_id": Dot.id.expression,
+        "x_um": Dot.x_um.expression,
+        "y_um": Dot.y_um.expression,
     }
 
 
@@ -199,14 +202,103 @@ def _apply(
 
 
 def _frame(cat: Catalog, q: Select[Any]) -> pd.DataFrame:
+    """The rows of ``q`` as a frame, built column by column.
+
+    Building it from SQLAlchemy Row objects costs more than the query itself at
+    10⁵ rows, so when every column is a plain number, text or boolean (the dots
+    view) the driver's tuples are read directly; other types (enums, UTC
+    datetimes) go through SQLAlchemy's result processing.
+    """
+    kinds = [_kind(c.type) for c in q.selected_columns]
     with cat.engine.connect() as conn:
         res = conn.execute(q)
-        df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
-    # NULL results (a fit that gave no value) become NaN in numeric columns.
-    for c in df.columns:
-        if df[c].dtype == object and df[c].map(lambda v: v is None or isinstance(v, int | float)).all():
-            df[c] = pd.to_numeric(df[c])
-    return df
+        names = list(res.keys())
+        rows: Sequence[Sequence[Any]] = res.cursor.fetchall() if all(kinds) else res.all()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    data = {}
+    for name, kind, values in zip(names, kinds, columns, strict=True):
+        data[name] = _series(values, kind)
+    return pd.DataFrame(data, columns=names)
+
+
+def _series(values: Sequence[Any], kind: str | None) -> pd.Series:
+    if kind == "number":
+        arr = np.array(values, dtype=object)
+        missing = np.array([v is None for v in values], dtype=bool)
+        if not missing.any():
+            return pd.Series(arr.tolist())  # integers stay integers
+        arr[missing] = np.nan  # NULL results (a fit that gave no value) become NaN
+        return pd.Series(arr.astype(np.float64))
+    if kind == "bool":
+        return pd.Series([None if v is None else bool(v) for v in values], dtype=object).infer_objects()
+    return pd.Series(np.array(values, dtype=object)).infer_objects()
+
+
+def _kind(t: Any) -> str | None:
+    """How a column's values come from the driver: "number", "bool", "text" or None (needs SQLAlchemy)."""
+    affinity = t._type_affinity
+    if affinity in (Float, Integer, Numeric):
+        return "number"
+    if affinity is Boolean:
+        return "bool"
+    if affinity in (String, Text) and not isinstance(t, SaEnum | TypeDecorator):
+        return "text"
+    return None
+
+
+def dots_select(
+    cat: Catalog,
+    *,
+    sample: str | Sequence[str] | None = None,
+    specimen: str | None = None,
+    where: str | None = None,
+    columns: Sequence[str] | None = None,
+    with_results_only: bool = True,
+    require: Sequence[str] = (),
+    ordered: bool = True,
+) -> Select[Any]:
+    """The SQL statement behind :func:`dots` (for EXPLAIN and for callers that stream rows).
+
+    Only the analyses whose columns are asked for or filtered on are joined, each
+    on its representative row per dot (an index lookup, chosen when results
+    change), so the cost follows the rows and columns returned, not the catalog.
+    ``require`` keeps only dots that have a value of these fields (an inner join
+    the database can drive from the result table); ``ordered=False`` skips the
+    sort by sample, specimen and dot.
+    """
+    available = _Used(_identity_columns())
+    owner: dict[str, str] = {}
+    subs = {}
+    for analysis, cols in dot_columns().items():
+        sq = subs[analysis] = _representative(analysis)
+        for name, col in cols.items():
+            available[name] = sq.c[col]
+            owner[name] = analysis
+    q = (
+        select(Dot.id)
+        .join(Specimen, Specimen.id == Dot.specimen_id)
+        .join(Sample, Sample.id == Specimen.sample_id)
+    )
+    q = _apply(q, available, where=where, columns=columns, sample=sample, specimen=specimen)
+    for name in require:
+        q = q.where(available[name].is_not(None))
+    used = {owner[n] for n in available.used if n in owner}
+    inner = {owner[n] for n in require if n in owner}
+    for analysis in (a for a in subs if a in used):
+        sq = subs[analysis]
+        on = and_(sq.c.dot_id == Dot.id, sq.c.representative == true())
+        q = q.join(sq, on) if analysis in inner else q.outerjoin(sq, on)
+    if with_results_only and not inner:
+        # A dot with any result: an index probe per analysis, stopping at the first found.
+        q = q.where(
+            or_(
+                *(
+                    exists().where(t.c.dot_id == Dot.id, t.c.representative == true())
+                    for t in (registry.get(a).table for a in subs)
+                )
+            )
+        )
+    return q.order_by(Sample.name, Specimen.name, Dot.label) if ordered else q
 
 
 def dots(
@@ -222,22 +314,15 @@ def dots(
 
     ``with_results_only`` drops dots without any analysed result.
     """
-    available = _identity_columns()
-    q = (
-        select(Dot.id)
-        .join(Specimen, Specimen.id == Dot.specimen_id)
-        .join(Sample, Sample.id == Specimen.sample_id)
+    q = dots_select(
+        cat,
+        sample=sample,
+        specimen=specimen,
+        where=where,
+        columns=columns,
+        with_results_only=with_results_only,
     )
-    subs = {}
-    for analysis, cols in dot_columns().items():
-        sq = subs[analysis] = _current(analysis)
-        q = q.outerjoin(sq, sq.c.dot_id == Dot.id)
-        for name, col in cols.items():
-            available[name] = sq.c[col]
-    if with_results_only:
-        q = q.where(func.coalesce(*(sq.c.run_id for sq in subs.values())).is_not(None))
-    q = _apply(q, available, where=where, columns=columns, sample=sample, specimen=specimen)
-    return _frame(cat, q.order_by(Sample.name, Specimen.name, Dot.label))
+    return _frame(cat, q)
 
 
 def results(
@@ -256,21 +341,21 @@ def results(
     available = _identity_columns()
     available |= {
         "measurement_id": t.c.measurement_id,
-        "kind": Measurement.kind,
-        "started_at": Measurement.started_at,
-        "duration_s": Measurement.duration_s,
-        "series_name": Measurement.series_name,
-        "series_index": Measurement.series_index,
-        "excitation_wavelength_nm": InstrumentSettings.excitation_wavelength_nm,
-        "intensity_w_cm2": InstrumentSettings.intensity_w_cm2,
-        "repetition_rate_mhz": InstrumentSettings.repetition_rate_mhz,
-        "temperature_k": InstrumentSettings.temperature_k,
+        "kind": Measurement.kind.expression,
+        "started_at": Measurement.started_at.expression,
+        "duration_s": Measurement.duration_s.expression,
+        "series_name": Measurement.series_name.expression,
+        "series_index": Measurement.series_index.expression,
+        "excitation_wavelength_nm": InstrumentSettings.excitation_wavelength_nm.expression,
+        "intensity_w_cm2": InstrumentSettings.intensity_w_cm2.expression,
+        "repetition_rate_mhz": InstrumentSettings.repetition_rate_mhz.expression,
+        "temperature_k": InstrumentSettings.temperature_k.expression,
         "run_id": t.c.run_id,
-        "analysis_version": AnalysisRun.analysis_version,
-        "finished_at": AnalysisRun.finished_at,
+        "analysis_version": AnalysisRun.analysis_version.expression,
+        "finished_at": AnalysisRun.finished_at.expression,
     }
     for c in t.columns:
-        if c.name not in ("run_id", "specimen_id", "dot_id", "measurement_id"):
+        if c.name not in (*KEY_COLUMNS, *CHOICE_COLUMNS):
             available[c.name] = c
     q = (
         select(t.c.run_id)
@@ -306,9 +391,14 @@ def population_rows(
     *,
     by: str | None,
     include_flagged: bool = False,
+    require: Sequence[str] = (),
     **select_kw: Any,
 ) -> View:
-    """The columns ``needed`` (and ``by``) of a view, without rows whose needed quantities failed QC."""
+    """The columns ``needed`` (and ``by``) of a view, without rows whose needed quantities failed QC.
+
+    Rows without a value of a field in ``require`` are left out in SQL (population
+    answers never use them), so the database drives the query from that result table.
+    """
     needed = list(needed)
     owners = {p: o for p in needed if (o := _owner(source, p)) is not None}
     qc_cols: dict[str, tuple[str, str, str]] = {}
@@ -319,7 +409,7 @@ def population_rows(
     extra = [c for trio in qc_cols.values() for c in trio]
     cols = list(dict.fromkeys([*needed, *([by] if by else []), *extra]))
     df = (
-        dots(cat, columns=cols, **select_kw)
+        _frame(cat, dots_select(cat, columns=cols, require=require, ordered=False, **select_kw))
         if source == "dots"
         else results(cat, source, columns=cols, **select_kw)
     )
@@ -330,7 +420,7 @@ def population_rows(
     for p, (analysis, column) in owners.items():
         verdict, failed, reason = (df[c] for c in qc_cols[analysis])
         base = column[:-4] if column.endswith("_err") else column
-        fails = (verdict == QC_FAIL) | failed.fillna("").map(lambda f, b=base: b in f.split())
+        fails = (verdict == QC_FAIL) | (" " + failed.fillna("") + " ").str.contains(f" {base} ", regex=False)
         drop = df[p].notna() & fails
         reasons += [r for r in reason[drop & ~bad].fillna("") if r]
         bad |= drop
@@ -360,7 +450,9 @@ def population(
     Results whose ``param`` failed QC are left out unless ``include_flagged``; the
     frame's ``attrs["flagged"]`` says how many, ``attrs["flagged_reasons"]`` why.
     """
-    view = population_rows(cat, source, [param], by=by, include_flagged=include_flagged, **select_kw)
+    view = population_rows(
+        cat, source, [param], by=by, include_flagged=include_flagged, require=[param], **select_kw
+    )
     df = view.frame
     if df.empty:
         raise InvalidValueError(_empty(view))
@@ -427,7 +519,9 @@ def comparison(
 
     if len(groups) != 2:
         raise InvalidValueError(f"compare exactly two groups, got {len(groups)}: {', '.join(groups)}")
-    view = population_rows(cat, source, [param], by=by, include_flagged=include_flagged, **select_kw)
+    view = population_rows(
+        cat, source, [param], by=by, include_flagged=include_flagged, require=[param], **select_kw
+    )
     df = view.frame
     values = []
     for g in groups:
@@ -510,7 +604,7 @@ def pooled_blinking(
             for state in pools:
                 d = np.round(np.asarray(arrays.get(f"{state}_durations_s", []), dtype=np.float64) / bin_s)
                 pools[state].append((d, n_bins))
-        fits = {}
+        fits: dict[str, PowerLawMl | None] = {}
         for state, groups in pools.items():
             try:
                 fits[state] = power_law_ml_pooled(groups)

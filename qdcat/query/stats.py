@@ -242,7 +242,7 @@ def _partial_summary(values: ArrayLike, name: str) -> Summary:
     """Like :func:`describe`, but with NaN for what a sample of fewer than 2 values cannot give."""
     arr = _as_1d(values, name)
     data = _present(arr)
-    stats = dict.fromkeys((f.name for f in fields(Summary)), _NAN)
+    stats: dict[str, Any] = dict.fromkeys((f.name for f in fields(Summary)), _NAN)
     stats.update(name=name, n=int(data.size), n_missing=int(arr.size - data.size))
     if data.size == 1:
         v = float(data[0])
@@ -396,7 +396,7 @@ def correlate(
         spearman_rho, spearman_p = _f(spearman.statistic), _f(spearman.pvalue)
     fit = sps.linregress(xs, ys)
 
-    weighted: dict[str, float] = {}
+    weighted: dict[str, Any] = {}
     if "y_err" in cols:
         b, b_err, a, a_err, red_chi2 = _weighted_line(xs, ys, cols["y_err"], cols.get("x_err"), fit.slope)
         weighted = {
