@@ -8,6 +8,7 @@ file and a local zarr store inside the catalog directory).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -63,6 +64,19 @@ def redact_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return url
+
+
+def _without_password(url: str) -> tuple[str, bool]:
+    """``url`` without its password, and whether it had one."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return url, False
+    if parsed.password is None:
+        return url, False
+    return parsed._replace(password=None).render_as_string(hide_password=False), True
 
 
 def normalize_database_url(url: str, *, base: Path | None = None) -> str:
@@ -200,11 +214,18 @@ def write_config_file(config: Config) -> Path:
     ]
     default_db = f"sqlite:///{config.home / DEFAULT_DB_FILENAME}"
     if config.database_url != default_db:
-        lines.append(f'database_url = "{redact_url(config.database_url)}"')
+        url, had_password = _without_password(config.database_url)
+        if had_password:
+            # A password does not belong in a file others may read; a redacted one ("***")
+            # would be sent as the password. libpq finds it in ~/.pgpass or PGPASSWORD.
+            lines.append(
+                "# the password is not kept here: put it in ~/.pgpass, PGPASSWORD or QDCAT_DATABASE_URL"
+            )
+        lines.append(f"database_url = {json.dumps(url)}")
     else:
         lines.append(f'# database_url = "{default_db}"')
     if config.store_url != str(config.home / DEFAULT_STORE_DIRNAME):
-        lines.append(f'store_url = "{config.store_url}"')
+        lines.append(f"store_url = {json.dumps(config.store_url)}")
     else:
         lines.append(f'# store_url = "{config.home / DEFAULT_STORE_DIRNAME}"')
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -78,3 +78,12 @@ def test_written_config_file_round_trips(tmp_path: Path) -> None:
     again = load_config(tmp_path, environ={})
     assert again.database_url == cfg.database_url
     assert again.store_url == cfg.store_url
+
+
+def test_a_password_is_not_written_to_the_config_file(tmp_path: Path) -> None:
+    """A password given at init stays out of qdcat.toml (and is not replaced by a bogus '***')."""
+    cfg = load_config(tmp_path, environ={}, database_url="postgresql://u:s3cret@h/db")
+    text = write_config_file(cfg).read_text()
+    assert "s3cret" not in text and "***" not in text
+    again = load_config(tmp_path, environ={})
+    assert again.database_url == "postgresql+psycopg://u@h/db"
