@@ -222,7 +222,7 @@ def export(
     out: Annotated[Path, typer.Argument(help="Photon-HDF5 file to write (.h5).")],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
-    """Export a measurement's time tags to Photon-HDF5 (validated with phconvert)."""
+    """Export a measurement's time tags to Photon-HDF5 (0.5, with every field the spec requires)."""
     from qdcat.ingest.export import export_photon_hdf5
 
     with _catalog(ctx) as cat:

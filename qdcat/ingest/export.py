@@ -13,7 +13,7 @@ from qdcat.ingest.base import EventBlock
 def export_photon_hdf5(
     cat: Catalog, measurement_id: int, path: str | Path, *, overwrite: bool = False
 ) -> Path:
-    """Write measurement ``measurement_id`` to ``path``; the file passes phconvert's validator.
+    """Write measurement ``measurement_id`` to ``path`` as Photon-HDF5 (phconvert validates it in the tests).
 
     Reading it back with :func:`qdcat.ingest.photon_hdf5.open_photon_hdf5` gives the
     stored timestamps, channels and nanotimes bit for bit.

@@ -1,18 +1,21 @@
 """Photon-HDF5: read single-spot files block by block, and write qdcat events as Photon-HDF5.
 
 Owns the mapping between Photon-HDF5's ``photon_data`` arrays and qdcat's event conventions
-(:mod:`qdcat.ingest.base`). Reading uses h5py alone; writing goes through phconvert, which validates.
+(:mod:`qdcat.ingest.base`). Reading and writing use h5py alone: importing phconvert compiles numba
+code for seconds, so qdcat imports it only where its header parsers are used (the legacy formats),
+never for export. The writer produces the layout phconvert's ``save_photon_hdf5`` writes for the same
+fields (names, dtypes, the spec's descriptions as TITLE, zlib-compressed photon arrays); phconvert is
+the independent validator of every file it writes in the tests.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
+import time
 import uuid
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,109 @@ _CHANNEL_CONVENTION = (
 _MAX_PS = float(2**63 - 1)
 _REEXPORT = "copy it again, or re-export it from its source"
 _PHOTON_ARRAYS = ("timestamps", "detectors", "nanotimes", "particles")
+
+# --- what the writer puts in every file, as phconvert 0.10's save_photon_hdf5 does ---------------
+
+_FORMAT = {"format_name": "Photon-HDF5", "format_version": "0.5", "format_url": "http://photon-hdf5.org/"}
+_EXISTS = "{} exists; choose another file name, or replace it with --overwrite"
+
+#: The TITLE attribute of every field qdcat writes: the field's description in the official
+#: Photon-HDF5 0.5 specs, copied from phconvert 0.10.2's ``phconvert/specs/photon-hdf5_specs.json``
+#: (for ``spectral_ch1`` as phconvert fills in its ``{NTH}``/``{DA}`` templates) so that writing needs
+#: no phconvert import. Keys are HDF5 paths without the leading "/" ("" is the root group). Fields
+#: under /user have no description (phconvert writes an empty TITLE there). The tests compare these
+#: with phconvert's own and validate every written file with phconvert's validator, which requires
+#: each TITLE to match the specs exactly.
+_SPEC_TITLES: dict[str, str] = {
+    "": "A file format for photon-counting detector based single-molecule spectroscopy experiments.",
+    "description": "A user-defined comment describing the data file.",
+    "acquisition_duration": "Measurement duration in seconds.",
+    "format_name": "Name of the file format.",
+    "format_version": "Version for the Photon-HDF5 format.",
+    "photon_data": "Group containing arrays of photon-data.",
+    "photon_data/timestamps": (
+        "Array of photon timestamps. Units specified in timestamps_units (defined in timestamps_specs/)."
+    ),
+    "photon_data/detectors": "Array of pixel IDs for each timestamp.",
+    "photon_data/nanotimes": (
+        "TCSPC photon arrival time (nanotimes). Units and other specifications are in nanotimes_specs group."
+    ),
+    "photon_data/timestamps_specs": "Specifications for timestamps.",
+    "photon_data/timestamps_specs/timestamps_unit": "Value of 1-unit timestamp-increment in seconds.",
+    "photon_data/nanotimes_specs": "Group for nanotime-specific data.",
+    "photon_data/nanotimes_specs/tcspc_unit": (
+        "Value of 1-unit nanotime-increment in seconds (TCSPC bin size)."
+    ),
+    "photon_data/nanotimes_specs/tcspc_num_bins": "Number of TCSPC bins.",
+    "photon_data/nanotimes_specs/tcspc_range": "TCSPC full-scale range in seconds.",
+    "photon_data/measurement_specs": (
+        "Metadata necessary for interpretation of the particular type of measurement."
+    ),
+    "photon_data/measurement_specs/measurement_type": "Name of the measurement the data represents.",
+    "photon_data/measurement_specs/laser_repetition_rate": (
+        "Repetition rate of the pulsed excitation laser (in Hertz)."
+    ),
+    "photon_data/measurement_specs/detectors_specs": (
+        "Mapping between the pixel IDs and the detection channels."
+    ),
+    "photon_data/measurement_specs/detectors_specs/spectral_ch1": (
+        "Pixel IDs for the first spectral channel (i.e. donor in a 2-color smFRET measurement)."
+    ),
+    "setup": "Information about the experimental setup.",
+    "setup/num_pixels": "Total number of detector pixels.",
+    "setup/num_spots": 'Number of excitation (or detection) "spots" in the sample.',
+    "setup/num_spectral_ch": "Number of distinct spectral bands which are acquired.",
+    "setup/num_polarization_ch": "Number of distinct polarization states which are acquired.",
+    "setup/num_split_ch": (
+        "Number of distinct detection channels detecting the same spectral band and polarization. "
+        "This value is > 1 when using a non-polarizing beam splitter."
+    ),
+    "setup/modulated_excitation": (
+        "True (i.e. 1) if there is any form of excitation modulation of excitation wavelength (as in "
+        "us-ALEX or PAX) or polarization. This field is also True for pulse-interleaved excitation "
+        "(PIE) or ns-ALEX measurements."
+    ),
+    "setup/excitation_alternated": (
+        "New in version 0.5. Indicates whether each excitation source is alternated (True, or 1) or "
+        "not alternated (False, or 0)."
+    ),
+    "setup/lifetime": (
+        "True (i.e. 1) if the measurement includes a nanotimes array of photon arrival times with "
+        "respect to a laser pulse (as in TCSPC measurements)."
+    ),
+    "setup/excitation_cw": (
+        "For each excitation source, this field indicates whether excitation is continuous wave (CW), "
+        "True (i.e. 1), or pulsed, False (i.e. 0)."
+    ),
+    "setup/laser_repetition_rates": "Repetition rates in Hz for each laser. CW lasers have a value of 0.",
+    "setup/detectors": (
+        "Metadata relative to each detector's pixel. Each field is an array with size equal to the "
+        "number of the detectors."
+    ),
+    "setup/detectors/id": "Detector IDs as they appear on /photon_data/detectors.",
+    "setup/detectors/id_hardware": "Original IDs assigned by the acquisition hardware to each detector.",
+    "setup/detectors/counts": "Total number of counts detected by each detector.",
+    "setup/detectors/label": "Labels (strings) describing each detector.",
+    "identity": "Information about the Photon-HDF5 data file.",
+    "identity/author": "Author of the current data file.",
+    "identity/author_affiliation": "Company or institution the author is affiliated with.",
+    "identity/creation_time": "Creation time of the current Photon-HDF5 file.",
+    "identity/software": "Name of the software used to create the current Photon-HDF5 file.",
+    "identity/software_version": "Version of the software used to create current the Photon-HDF5 file.",
+    "identity/format_name": "Name of the file format.",
+    "identity/format_version": "Version for the Photon-HDF5 format.",
+    "identity/format_url": "Official URL for the Photon-HDF5 format.",
+    "identity/filename": (
+        "Original file name of the current Photon-HDF5 file (i.e. file name at creation time)."
+    ),
+    "identity/filename_full": (
+        "Original file name (with full path) of the current Photon-HDF5 file (i.e. full file name at "
+        "creation time)."
+    ),
+    "provenance": "Information about the original data file.",
+    "provenance/filename": "File name of the original data file before conversion to Photon-HDF5.",
+    "provenance/software": "Software used to save the original data file.",
+}
 
 
 class PhotonHDF5Source:
@@ -155,37 +261,12 @@ def open_photon_hdf5(path: str | os.PathLike[str]) -> PhotonHDF5Source:
         resolution_ps = _exact(user_resolution_ps, unit_s) or _clean(unit_s * 1e12)
 
         has_nanotimes = "nanotimes" in group
-        nanotime_ps = None
-        if has_nanotimes:
-            tcspc_unit = fields.number(
-                "photon_data/nanotimes_specs/tcspc_unit", low=lo * 1e-12, high=hi * 1e-12
-            )
-            if tcspc_unit is None:  # Photon-HDF5 0.5 also allows one unit per detector
-                units = fields.numbers("setup/detectors/tcspc_unit", low=lo * 1e-12, high=hi * 1e-12)
-                if units is not None and units.size and np.all(units == units[0]):
-                    tcspc_unit = float(units[0])
-            if tcspc_unit is not None:
-                nanotime_ps = _exact(user_nanotime_ps, tcspc_unit) or _clean(tcspc_unit * 1e12)
-
-        sync_rate = fields.number("photon_data/measurement_specs/laser_repetition_rate", low=1e-3, high=1e11)
-        if sync_rate is None:
-            rates = fields.numbers("setup/laser_repetition_rates", low=1e-3, high=1e11)
-            sync_rate = (
-                float(rates[0]) if rates is not None and rates.size and np.all(rates == rates[0]) else None
-            )
+        nanotime_ps = _nanotime_unit_ps(fields, user_nanotime_ps) if has_nanotimes else None
+        sync_rate = _sync_rate_hz(fields)
         acquisition_s = fields.number("acquisition_duration", low=0.0, high=1e7)
         if fields.dataset(f"{_USER}/acquisition_s") is not None:
             acquisition_s = user_acquisition_s
-
-        single_channel = None
-        if "detectors" not in group:
-            ids = fields.numbers("setup/detectors/id", integer=True)
-            ids = np.zeros(1) if ids is None else ids
-            if ids.size != 1 or not 0 <= int(ids[0]) < MARKER_BASE:
-                raise ReaderError(
-                    path, "no /photon_data/detectors array and not exactly one detector in /setup"
-                )
-            single_channel = int(ids[0])
+        single_channel = None if "detectors" in group else _single_detector(path, fields)
 
         software = fields.string(f"{_USER}/software") or fields.string("provenance/software")
         hardware = fields.string(f"{_USER}/hardware")
@@ -210,6 +291,39 @@ def open_photon_hdf5(path: str | os.PathLike[str]) -> PhotonHDF5Source:
     return PhotonHDF5Source(header, single_channel)
 
 
+def _nanotime_unit_ps(fields: _Fields, user_nanotime_ps: float | None) -> float | None:
+    """The TCSPC bin width in ps: one unit for the file, or the one every detector shares."""
+    lo, hi = UNIT_RANGE_PS
+    tcspc_unit = fields.number("photon_data/nanotimes_specs/tcspc_unit", low=lo * 1e-12, high=hi * 1e-12)
+    if tcspc_unit is None:  # Photon-HDF5 0.5 also allows one unit per detector
+        units = fields.numbers("setup/detectors/tcspc_unit", low=lo * 1e-12, high=hi * 1e-12)
+        if units is not None and units.size and np.all(units == units[0]):
+            tcspc_unit = float(units[0])
+    if tcspc_unit is None:
+        return None
+    return _exact(user_nanotime_ps, tcspc_unit) or _clean(tcspc_unit * 1e12)
+
+
+def _sync_rate_hz(fields: _Fields) -> float | None:
+    """The laser repetition rate: the measurement's, or the one every laser of the setup shares."""
+    sync_rate = fields.number("photon_data/measurement_specs/laser_repetition_rate", low=1e-3, high=1e11)
+    if sync_rate is None:
+        rates = fields.numbers("setup/laser_repetition_rates", low=1e-3, high=1e11)
+        sync_rate = (
+            float(rates[0]) if rates is not None and rates.size and np.all(rates == rates[0]) else None
+        )
+    return sync_rate
+
+
+def _single_detector(path: Path, fields: _Fields) -> int:
+    """The channel of a file without /photon_data/detectors: its setup's only detector."""
+    ids = fields.numbers("setup/detectors/id", integer=True)
+    ids = np.zeros(1) if ids is None else ids
+    if ids.size != 1 or not 0 <= int(ids[0]) < MARKER_BASE:
+        raise ReaderError(path, "no /photon_data/detectors array and not exactly one detector in /setup")
+    return int(ids[0])
+
+
 def write_photon_hdf5(
     path: str | os.PathLike[str],
     *,
@@ -230,15 +344,18 @@ def write_photon_hdf5(
     channel_roles: Mapping[int, str] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write events in qdcat's conventions as a Photon-HDF5 0.5 file that phconvert validates.
+    """Write events in qdcat's conventions as a Photon-HDF5 0.5 file (one that phconvert validates).
 
     ``timestamps_ps`` is an int64 array (then ``channels`` and, for T3 data, ``nanotimes`` are
     arrays of the same length) or an iterable of :class:`~qdcat.ingest.base.EventBlock` (then
     they come from the blocks). Timestamps are stored as int64 counts of ``resolution_ps``, so
     they must lie on that grid; :func:`open_photon_hdf5` gives back the same int64 ps, channels
-    and nanotimes bit for bit. phconvert's writer takes whole arrays, so all events are held in
-    memory while writing. ``software``/``original_filename`` describe the acquisition (provenance);
-    ``channel_roles`` (e.g. ``{0: "hbt_a"}``) become the detector labels. Nanotimes need
+    and nanotimes bit for bit. All events are held in memory while writing (they are checked,
+    and the per-detector counts taken, before anything is written). The file is written under a
+    temporary name next to ``path`` and renamed into place: a failure leaves no partial file, and
+    ``overwrite`` replaces an existing file in one step. ``software``/``original_filename``
+    describe the acquisition (provenance); ``channel_roles`` (e.g. ``{0: "hbt_a"}``) become the
+    detector labels. Nanotimes need
     ``nanotime_resolution_ps`` and ``sync_rate_hz`` (Photon-HDF5 requires the laser repetition
     rate for TCSPC data); ``tcspc_num_bins`` defaults to the next power of two above the largest
     nanotime. Raises :class:`~qdcat.errors.InvalidValueError` for inconsistent input or an
@@ -246,9 +363,20 @@ def write_photon_hdf5(
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise InvalidValueError(f"{path} exists; choose another file name, or replace it with --overwrite")
+        raise InvalidValueError(_EXISTS.format(path))
     if not (math.isfinite(resolution_ps) and resolution_ps > 0):
         raise InvalidValueError(f"resolution_ps must be positive and finite, not {resolution_ps}")
+    texts = {
+        "description": description,
+        "identity/author": author,
+        "identity/author_affiliation": author_affiliation,
+        "user/qdcat/hardware": hardware,
+        "provenance/software": software,
+        "provenance/filename": original_filename,
+    }
+    for field, text in texts.items():
+        if text is not None:
+            _encode(field, text)  # refused before the events are gathered
     ts, ch, nt = _gather(timestamps_ps, channels, nanotimes)
     counts = _ps_to_counts(ts, float(resolution_ps))
     ids, id_counts = np.unique(ch, return_counts=True)
@@ -264,69 +392,22 @@ def write_photon_hdf5(
             "detectors_specs": {"spectral_ch1": detector_ids} if detector_ids.size else {},
         },
     }
-    setup: dict[str, Any] = {
-        "num_pixels": int(detector_ids.size),
-        "num_spots": 1,
-        "num_spectral_ch": 1,
-        "num_polarization_ch": 1,
-        "num_split_ch": 1,
-        "modulated_excitation": False,
-        "excitation_alternated": [False],
-        "lifetime": nt is not None,
-        "excitation_cw": [sync_rate_hz is None],
-        "detectors": {"id": ids, "id_hardware": ids, "counts": id_counts.astype(np.int64)},
-    }
-    if channel_roles:
-        setup["detectors"]["label"] = np.array([str(channel_roles.get(int(i), "")).encode() for i in ids])
+    setup = _setup_group(ids, id_counts, detector_ids, nt is not None, sync_rate_hz, channel_roles)
     if sync_rate_hz is not None:
-        if not (math.isfinite(sync_rate_hz) and sync_rate_hz > 0):
-            raise InvalidValueError(f"sync_rate_hz must be positive and finite, not {sync_rate_hz}")
-        setup["laser_repetition_rates"] = [float(sync_rate_hz)]
         photon_data["measurement_specs"]["laser_repetition_rate"] = float(sync_rate_hz)
-    if nt is not None:
-        if nanotime_resolution_ps is None or not nanotime_resolution_ps > 0:
-            raise InvalidValueError("nanotimes need a positive nanotime_resolution_ps")
-        if sync_rate_hz is None:
-            raise InvalidValueError(
-                "nanotimes need sync_rate_hz: Photon-HDF5 requires the laser repetition rate for TCSPC data"
-            )
-        top = int(nt.max()) if nt.size else 0
-        bins = int(tcspc_num_bins) if tcspc_num_bins is not None else 1 << max(top, 1).bit_length()
-        if bins <= top:
-            raise InvalidValueError(f"tcspc_num_bins={bins} but the largest nanotime is {top}")
-        unit_s = float(nanotime_resolution_ps) * 1e-12
+    nanotimes_specs = _nanotimes_specs(nt, nanotime_resolution_ps, sync_rate_hz, tcspc_num_bins)
+    if nanotimes_specs is not None:
         photon_data["nanotimes"] = nt
-        photon_data["nanotimes_specs"] = {
-            "tcspc_unit": unit_s,
-            "tcspc_num_bins": bins,
-            "tcspc_range": unit_s * bins,
-        }
-    elif nanotime_resolution_ps is not None:
-        raise InvalidValueError("nanotime_resolution_ps given without nanotimes")
-
-    known_duration = acquisition_s is not None
-    if known_duration and not (math.isfinite(acquisition_s) and acquisition_s >= 0):
+        photon_data["nanotimes_specs"] = nanotimes_specs
+    if acquisition_s is not None and not (math.isfinite(acquisition_s) and acquisition_s >= 0):
         raise InvalidValueError(f"acquisition_s must be a non-negative number, not {acquisition_s}")
     span_s = float(ts[-1] - ts[0]) * 1e-12 if ts.size else 0.0
-    from qdcat import __version__
-
-    user = {
-        "writer": f"qdcat {__version__}",
-        "channel_convention": _CHANNEL_CONVENTION,
-        # Exact values: timestamps_unit (seconds) times 1e12 need not give resolution_ps back bit
-        # for bit, and the reader needs it so to turn counts into the very same int64 ps.
-        "resolution_ps": float(resolution_ps),
-        "nanotime_resolution_ps": float(nanotime_resolution_ps) if nanotime_resolution_ps else math.nan,
-        "acquisition_s": float(acquisition_s) if known_duration else math.nan,
-        "channel_roles": json.dumps({str(k): v for k, v in sorted((channel_roles or {}).items())}),
-    }
-    if hardware:
-        user["hardware"] = hardware
-    if software:
-        user["software"] = software
+    user = _qdcat_group(
+        resolution_ps, nanotime_resolution_ps, acquisition_s, channel_roles, hardware, software
+    )
     data: dict[str, Any] = {
         "description": description,
-        "acquisition_duration": float(acquisition_s) if known_duration else span_s,
+        "acquisition_duration": float(acquisition_s) if acquisition_s is not None else span_s,
         "photon_data": photon_data,
         "setup": setup,
         "identity": {k: v for k, v in (("author", author), ("author_affiliation", author_affiliation)) if v},
@@ -335,11 +416,95 @@ def write_photon_hdf5(
     provenance = {k: v for k, v in (("filename", original_filename), ("software", software)) if v}
     if provenance:
         data["provenance"] = provenance
-    _save_validated(data, path)
+    _save(data, path, overwrite)
     return path
 
 
 # --- writing helpers ---------------------------------------------------------------------------
+
+
+def _setup_group(
+    ids: np.ndarray,
+    id_counts: np.ndarray,
+    detector_ids: np.ndarray,
+    lifetime: bool,
+    sync_rate_hz: float | None,
+    channel_roles: Mapping[int, str] | None,
+) -> dict[str, Any]:
+    """The /setup group: one spot, one spectral band, the detectors with their counts and roles."""
+    setup: dict[str, Any] = {
+        "num_pixels": int(detector_ids.size),
+        "num_spots": 1,
+        "num_spectral_ch": 1,
+        "num_polarization_ch": 1,
+        "num_split_ch": 1,
+        "modulated_excitation": False,
+        "excitation_alternated": [False],
+        "lifetime": lifetime,
+        "excitation_cw": [sync_rate_hz is None],
+        "detectors": {"id": ids, "id_hardware": ids, "counts": id_counts.astype(np.int64)},
+    }
+    if channel_roles:
+        labels = [_encode("setup/detectors/label", str(channel_roles.get(int(i), ""))) for i in ids]
+        setup["detectors"]["label"] = np.array(labels)
+    if sync_rate_hz is not None:
+        if not (math.isfinite(sync_rate_hz) and sync_rate_hz > 0):
+            raise InvalidValueError(f"sync_rate_hz must be positive and finite, not {sync_rate_hz}")
+        setup["laser_repetition_rates"] = [float(sync_rate_hz)]
+    return setup
+
+
+def _nanotimes_specs(
+    nt: np.ndarray | None,
+    nanotime_resolution_ps: float | None,
+    sync_rate_hz: float | None,
+    tcspc_num_bins: int | None,
+) -> dict[str, Any] | None:
+    """/photon_data/nanotimes_specs for T3 data (None for T2), the inputs checked for consistency."""
+    if nt is None:
+        if nanotime_resolution_ps is not None:
+            raise InvalidValueError("nanotime_resolution_ps given without nanotimes")
+        return None
+    if nanotime_resolution_ps is None or not nanotime_resolution_ps > 0:
+        raise InvalidValueError("nanotimes need a positive nanotime_resolution_ps")
+    if sync_rate_hz is None:
+        raise InvalidValueError(
+            "nanotimes need sync_rate_hz: Photon-HDF5 requires the laser repetition rate for TCSPC data"
+        )
+    top = int(nt.max()) if nt.size else 0
+    bins = int(tcspc_num_bins) if tcspc_num_bins is not None else 1 << max(top, 1).bit_length()
+    if bins <= top:
+        raise InvalidValueError(f"tcspc_num_bins={bins} but the largest nanotime is {top}")
+    unit_s = float(nanotime_resolution_ps) * 1e-12
+    return {"tcspc_unit": unit_s, "tcspc_num_bins": bins, "tcspc_range": unit_s * bins}
+
+
+def _qdcat_group(
+    resolution_ps: float,
+    nanotime_resolution_ps: float | None,
+    acquisition_s: float | None,
+    channel_roles: Mapping[int, str] | None,
+    hardware: str | None,
+    software: str | None,
+) -> dict[str, Any]:
+    """/user/qdcat: the writer, the channel convention and the exact values the reader needs."""
+    from qdcat import __version__
+
+    user: dict[str, Any] = {
+        "writer": f"qdcat {__version__}",
+        "channel_convention": _CHANNEL_CONVENTION,
+        # Exact values: timestamps_unit (seconds) times 1e12 need not give resolution_ps back bit
+        # for bit, and the reader needs it so to turn counts into the very same int64 ps.
+        "resolution_ps": float(resolution_ps),
+        "nanotime_resolution_ps": float(nanotime_resolution_ps) if nanotime_resolution_ps else math.nan,
+        "acquisition_s": float(acquisition_s) if acquisition_s is not None else math.nan,
+        "channel_roles": json.dumps({str(k): v for k, v in sorted((channel_roles or {}).items())}),
+    }
+    if hardware:
+        user["hardware"] = hardware
+    if software:
+        user["software"] = software
+    return user
 
 
 def _gather(
@@ -403,32 +568,151 @@ def _ps_to_counts(ts: np.ndarray, resolution_ps: float) -> np.ndarray:
     return counts
 
 
-def _save_validated(data: dict[str, Any], path: Path) -> None:
-    """phconvert's save_photon_hdf5 with validation; never leaves a half-written file behind."""
-    from phconvert import hdf5 as phc_hdf5  # heavy import (numba compiles at import): only when needed
+def _save(data: dict[str, Any], path: Path, overwrite: bool) -> None:
+    """Write ``data`` (the Photon-HDF5 tree as phconvert's ``save_photon_hdf5`` takes it) with h5py.
 
-    # Written at the final name (phconvert records it in /identity); an existing file is moved
-    # aside first and restored if anything fails.
-    backup = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.bak") if path.exists() else None
-    if backup is not None:
-        os.replace(path, backup)
+    Adds what phconvert adds itself: the root attributes and format fields, and /identity's file
+    name, creation time, format and software (here qdcat). Written under a temporary name in the
+    destination folder, then renamed: a failure never leaves a half-written file at ``path``.
+    """
+    import h5py
+
+    from qdcat import __version__
+
+    identity = {
+        **data.get("identity", {}),
+        "filename": path.name,  # the final name, not the temporary one
+        "filename_full": os.path.abspath(path),
+        "creation_time": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "software": "qdcat",
+        "software_version": __version__,
+        **_FORMAT,
+    }
+    tree = {**data, "format_name": _FORMAT["format_name"], "format_version": _FORMAT["format_version"]}
+    tree["identity"] = identity
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            # phconvert prints "Saving: ..." and warns when provenance/filename is not on disk.
-            warnings.simplefilter("ignore")
-            phc_hdf5.save_photon_hdf5(data, h5_fname=str(path), overwrite=True, validate=True, warnings=False)
-    except Exception as exc:
-        h5file = data.get("_data_file")
-        if h5file is not None and h5file.isopen:
-            h5file.close()
-        path.unlink(missing_ok=True)
-        if backup is not None:
-            os.replace(backup, path)
-        if isinstance(exc, phc_hdf5.Invalid_PhotonHDF5 | phc_hdf5.Invalid_PhotonHDF5Group):
-            raise InvalidValueError(f"the events do not make a valid Photon-HDF5 file: {exc}") from exc
+        with h5py.File(tmp, "w") as f:
+            f.attrs["TITLE"] = _title("")
+            for name, value in _FORMAT.items():
+                f.attrs[name] = np.bytes_(value.encode())
+            photon_arrays: list[Any] = []
+            _write_group(f, "", tree, photon_arrays)
+            for group, name, array in photon_arrays:
+                _write_photon_array(group, name, array)
+        _move_into_place(tmp, path, overwrite)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
-    if backup is not None:
-        backup.unlink()
+
+
+def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Rename the finished file to ``path``; without ``overwrite`` a file that is there stays."""
+    if overwrite:
+        os.replace(tmp, path)  # atomic: whoever opens path gets the old file or the new one
+        return
+    try:
+        os.link(tmp, path)  # atomic create-if-absent, even against a file that appeared meanwhile
+    except FileExistsError:
+        raise InvalidValueError(_EXISTS.format(path)) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if path.exists():
+            raise InvalidValueError(_EXISTS.format(path)) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def _write_group(group: Any, prefix: str, tree: Mapping[str, Any], photon_arrays: list[Any]) -> None:
+    """Write ``tree`` into the h5py ``group``: a mapping becomes a sub-group, anything else a dataset.
+
+    The photon arrays are only collected in ``photon_arrays`` (group, name, array), to be written
+    after all the metadata: the file then holds its metadata first and the data chunks after it.
+    """
+    for name, value in tree.items():
+        field = prefix + name
+        if isinstance(value, Mapping):
+            sub = group.create_group(name)
+            sub.attrs["TITLE"] = _title(field)
+            _write_group(sub, field + "/", value, photon_arrays)
+            continue
+        array = _field_array(field, value)
+        if prefix == "photon_data/":
+            photon_arrays.append((group, name, array))
+            continue
+        ds = group.create_dataset(name, data=array)
+        ds.attrs["TITLE"] = _title(field)
+        if array.ndim == 0:
+            # PyTables (phconvert's validator and loader, FRETBursts) reads a scalar as a Python
+            # value (text as bytes) only with this attribute, which it writes on every scalar.
+            ds.attrs["FLAVOR"] = np.bytes_(b"python")
+
+
+def _write_photon_array(group: Any, name: str, array: np.ndarray) -> None:
+    """A /photon_data array, chunked and compressed as phconvert writes it.
+
+    phconvert's default compression is PyTables' Filters(complevel=6, complib="zlib"), which also
+    turns the shuffle filter on. PyTables' zlib is HDF5's standard deflate filter, which h5py calls
+    "gzip": the same filter pipeline, readable by any HDF5 library without plugins.
+    """
+    n = int(array.shape[0])
+    chunk = _chunk_len(n, array.dtype.itemsize)
+    ds = group.create_dataset(
+        name,
+        data=array,
+        chunks=(min(n, chunk) or chunk,),
+        maxshape=(n or None,),  # an empty array is extendable, as PyTables makes it
+        compression="gzip",
+        compression_opts=6,
+        shuffle=True,
+    )
+    ds.attrs["TITLE"] = _title(f"photon_data/{name}")
+
+
+def _title(field: str) -> Any:
+    """The TITLE attribute of ``field``: its spec description (none for /user fields)."""
+    import h5py
+
+    if field == "user" or field.startswith("user/"):
+        return h5py.Empty(np.dtype("S1"))  # what PyTables writes for phconvert's empty descriptions
+    return np.bytes_(_SPEC_TITLES[field].encode())
+
+
+def _field_array(field: str, value: Any) -> np.ndarray:
+    """A field's value as phconvert stores it: text as fixed-length bytes, booleans as integers
+    (uint8 in arrays), Python ints as int64 and floats as float64 scalars, arrays as they are."""
+    if isinstance(value, str):
+        return np.array(_encode(field, value))
+    if isinstance(value, bool | np.bool_):
+        return np.array(int(value), dtype=np.int64)
+    if isinstance(value, list | tuple):
+        return np.asarray(value, dtype=np.uint8 if all(isinstance(v, bool) for v in value) else None)
+    if isinstance(value, int | np.integer):
+        return np.array(value, dtype=np.int64)
+    if isinstance(value, float | np.floating):
+        return np.array(value, dtype=np.float64)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iufS":
+        return value
+    raise TypeError(f"/{field}: cannot store {type(value).__name__} in Photon-HDF5")
+
+
+def _encode(field: str, text: str) -> bytes:
+    """Text for a Photon-HDF5 string field: UTF-8 bytes without NUL characters."""
+    if not isinstance(text, str):
+        raise InvalidValueError(f"/{field} must be text, not {type(text).__name__}")
+    if "\x00" in text:
+        raise InvalidValueError(f"/{field}: text with a NUL character cannot be stored in Photon-HDF5")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidValueError(f"/{field}: text that is not valid Unicode ({exc.reason})") from exc
+
+
+def _chunk_len(n: int, itemsize: int) -> int:
+    """Elements per chunk of an array of ``n`` items, sized as PyTables sizes those phconvert writes
+    (``tables.leaf.calc_chunksize``): 64 KiB up to 10 MiB of data, doubling with each factor of 10."""
+    mib = min(max(n * itemsize // 2**20, 1), 10**7)
+    return max(1, (65536 << int(math.log10(mib))) // itemsize)
 
 
 # --- reading helpers ---------------------------------------------------------------------------
