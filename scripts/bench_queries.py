@@ -14,11 +14,12 @@ PostgreSQL, then times, as medians of repeats:
 * ``cli``       — ``qdcat sample list`` and ``qdcat query dots --where … --json``
   end to end on the small (10³) catalog, in fresh processes.
 
-With ``--ref REV`` the same queries run under an older qdcat (a git worktree of REV
-in a fresh process, on the same filled catalog) so the ratio is measured in the same
-run. ``--explain`` prints the query plan of the filtered query on each backend.
+With ``--ref REV`` the same queries run under an older qdcat (a git worktree of REV,
+in fresh processes, on its own catalog filled by its own code with the same rows) so
+the ratio is measured in the same run. ``--explain`` prints the query plan of the
+filtered query on each backend.
 
-    python scripts/bench_queries.py --sizes 1000 10000 100000 --ref c6463a4 --explain
+    python scripts/bench_queries.py --sizes 1000 10000 100000 --ref 7770c78~1 --explain
 """
 
 from __future__ import annotations
@@ -61,11 +62,17 @@ def _fill(url: str, n_dots: int, seed: int = 1) -> None:
     with engine.begin() as conn:
         conn.execute(
             insert(Sample),
-            [{"id": i + 1, "name": f"S{i:02d}", "material": ["InP/ZnSe", "CdSe/CdS"][i % 2]} for i in range(10)],
+            [
+                {"id": i + 1, "name": f"S{i:02d}", "material": ["InP/ZnSe", "CdSe/CdS"][i % 2]}
+                for i in range(10)
+            ],
         )
         conn.execute(
             insert(Specimen),
-            [{"id": i + 1, "name": f"SP{i:02d}", "sample_id": i + 1, "purpose": "single_dot"} for i in range(10)],
+            [
+                {"id": i + 1, "name": f"SP{i:02d}", "sample_id": i + 1, "purpose": "single_dot"}
+                for i in range(10)
+            ],
         )
         dots = [
             {"id": d + 1, "specimen_id": d // per + 1, "label": f"QD{d % per:06d}", "x_um": 1.0, "y_um": 2.0}
@@ -105,10 +112,10 @@ def _fill(url: str, n_dots: int, seed: int = 1) -> None:
                 "qc": "pass",
                 "qc_failed": "",
                 "qc_reason": "",
-                # one current result per dot and analysis here, so it is the dot's representative
-                "kind_preferred": True,
-                "representative": current,
             }
+            if "representative" in tables[analysis].c:
+                # one current result per dot and analysis here, so it is the dot's representative
+                row |= {"kind_preferred": True, "representative": current}
             for c in tables[analysis].columns:
                 if c.name in row:
                     continue
@@ -242,44 +249,41 @@ def main() -> None:
     ap.add_argument("--ref", help="git revision of an older qdcat to time on the same catalogs")
     ap.add_argument("--explain", action="store_true", help="print the filtered query's plan")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "qdcat-bench-queries")
+    ap.add_argument("--fill", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.fill:
+        _fill(args.fill[0], int(args.fill[1]))
+        return
     args.workdir.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     versions = {"this": ROOT}
     if args.ref:
         ref_dir = args.workdir / f"ref-{args.ref}"
         if not ref_dir.exists():
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(ref_dir), args.ref], check=True)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(ref_dir), args.ref], check=True
+            )
         versions["ref"] = ref_dir
-    table = []
     for backend in args.backends:
         for n in args.sizes:
-            home = args.workdir / f"{backend}-{n}"
-            home.mkdir(exist_ok=True)
-            if backend == "sqlite":
-                url = f"sqlite:///{home / 'catalog.sqlite'}"
-                fresh = not (home / "catalog.sqlite").exists()
-            else:
-                url = PG_URL.rsplit("/", 1)[0] + f"/qdcat_bench_{n}"
-                fresh = _pg_create(url)
-            if fresh:
-                t0 = time.perf_counter()
-                _fill(url, n)
-                print(f"filled {backend} {n} dots in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-            else:
-                _upgrade(url)  # a catalog filled by an older qdcat: its migrations run here
-            times = {v: _child(python, p, home, url, args.repeats) for v, p in versions.items()}
+            # Each version times its own catalog, filled by its own code (an older qdcat refuses
+            # a newer schema), with the same rows from the same seed.
+            urls = {v: _prepare(backend, n, v, p, args.workdir) for v, p in versions.items()}
+            homes = {v: args.workdir / f"{backend}-{n}-{v}" for v in versions}
+            times = {v: _child(python, p, homes[v], urls[v], args.repeats) for v, p in versions.items()}
             for what in times["this"]:
                 row = [backend, n, what, *times["this"][what]]
                 if "ref" in times:
                     row += [times["ref"][what][0], times["ref"][what][0] / times["this"][what][0]]
-                table.append(row)
                 print(_fmt(row), flush=True)
             if args.explain and n == max(args.sizes):
-                print(f"--- plan of the filtered query, {backend}, {n} dots ---\n{_explain(url)}\n")
+                print(f"--- plan of the filtered query, {backend}, {n} dots ---\n{_explain(urls['this'])}\n")
             if n == min(args.sizes):
                 bin_dir = Path(python).parent
-                cli = {v: _cli(bin_dir / "python", p, home, url, args.repeats) for v, p in versions.items()}
+                cli = {
+                    v: _cli(bin_dir / "python", p, homes[v], urls[v], args.repeats)
+                    for v, p in versions.items()
+                }
                 for name in cli["this"]:
                     row = [backend, n, f"cli {name}", cli["this"][name], "-"]
                     if "ref" in cli:
@@ -287,20 +291,37 @@ def main() -> None:
                     print(_fmt(row), flush=True)
 
 
-def _upgrade(url: str) -> None:
-    from sqlalchemy import create_engine
-
-    from qdcat.catalog import db
-
-    engine = create_engine(url)
-    t0 = time.perf_counter()
-    db.upgrade(engine)
-    print(f"schema upgraded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    engine.dispose()
+def _prepare(backend: str, n: int, version: str, path: Path, workdir: Path) -> str:
+    """The catalog of ``n`` dots for one version: filled by that version's code when missing."""
+    home = workdir / f"{backend}-{n}-{version}"
+    home.mkdir(parents=True, exist_ok=True)
+    if backend == "sqlite":
+        url = f"sqlite:///{home / 'catalog.sqlite'}"
+        fresh = not (home / "catalog.sqlite").exists()
+    else:
+        url = PG_URL.rsplit("/", 1)[0] + f"/qdcat_bench_{n}_{version}"
+        fresh = _pg_create(url)
+    if fresh:
+        t0 = time.perf_counter()
+        env = dict(os.environ, PYTHONPATH=str(path))
+        subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--fill", url, str(n)],
+            env=env,
+            check=True,
+            cwd=tempfile.gettempdir(),
+        )
+        print(f"filled {backend} {n} dots ({version}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return url
 
 
 def _fmt(row: list[object]) -> str:
-    parts = [f"{row[0]:<10}", f"{row[1]:>7}", f"{row[2]:<32}", f"{row[3] * 1e3:9.1f} ms", f"rows {row[4]!s:>6}"]
+    parts = [
+        f"{row[0]:<10}",
+        f"{row[1]:>7}",
+        f"{row[2]:<32}",
+        f"{row[3] * 1e3:9.1f} ms",
+        f"rows {row[4]!s:>6}",
+    ]
     if len(row) > 5:
         parts += [f"ref {float(row[5]) * 1e3:9.1f} ms", f"speed-up {float(row[6]):6.1f}×"]  # type: ignore[arg-type]
     return "  ".join(parts)

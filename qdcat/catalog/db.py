@@ -81,8 +81,26 @@ def current_revision(engine: Engine) -> str | None:
         ) from exc
 
 
+#: The schema revision this qdcat needs (the newest file in migrations/versions/;
+#: tests/catalog/test_migrations.py checks that it is alembic's head). Comparing with it
+#: spares every command alembic's import (~0.15 s) when the catalog is up to date.
+SCHEMA_REVISION = "0006"
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision in ``alembic_version``, read with one plain query (None if unreadable)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
+    except Exception:  # no table yet, or unreachable: the full check below says which
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def check_schema(engine: Engine) -> None:
     """Refuse to work on a database whose schema is not at this qdcat's head."""
+    if _stored_revision(engine) == SCHEMA_REVISION:
+        return
     current = current_revision(engine)
     head = head_revision()
     if current == head:

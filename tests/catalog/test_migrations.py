@@ -80,8 +80,14 @@ def test_app_refuses_schema_behind_head(empty_database_url: str, tmp_path, monke
     engine.dispose()
     # A newer qdcat (head moved on) opening this catalog must ask for an upgrade.
     monkeypatch.setattr(db, "head_revision", lambda: "9999")
+    monkeypatch.setattr(db, "SCHEMA_REVISION", "9999")
     real_script = db.migrations_dir()
     assert real_script.is_dir()
     cfg = Config(home=tmp_path, database_url=empty_database_url, store_url=str(tmp_path / "store"))
     with pytest.raises(SchemaOutdatedError, match=r"needs 9999; run `qdcat db upgrade`"):
         open_catalog(config=cfg)
+
+
+def test_the_fast_schema_check_names_alembics_head() -> None:
+    """check_schema compares with db.SCHEMA_REVISION without importing alembic: it must be the head."""
+    assert db.SCHEMA_REVISION == db.head_revision()
