@@ -35,7 +35,7 @@ def measurement_show(ctx: typer.Context, measurement_id: MeasurementArg, as_json
     from qdcat import jobs
 
     with _catalog(ctx) as cat:
-        rec = cat.get_measurement(measurement_id)
+        rec = cat.get_measurement(measurement_id).to_dict()
         rec["analyses"] = jobs.measurement_analyses(cat, measurement_id)
     fmt = pick_format(as_json, False)
     if fmt == "json":

@@ -15,17 +15,19 @@ they need.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import hashlib
 import itertools
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from qdcat._kernels.counting import channel_histogram
 from qdcat.errors import InvalidValueError, StoreError
@@ -48,11 +50,15 @@ TIMETAG_ARRAYS = ("timestamps_ps", "channels", "nanotimes")
 READ_AHEAD_BATCHES = 2
 
 
+#: The compressors blosc offers.
+BloscName = Literal["lz4", "lz4hc", "blosclz", "snappy", "zlib", "zstd"]
+
+
 @dataclass(frozen=True)
 class CodecProfile:
     """Compression for one kind of stored data (see scripts/bench_store.py)."""
 
-    cname: str = "lz4"
+    cname: BloscName = "lz4"
     clevel: int = 9
     delta_timestamps: bool = True
 
@@ -118,14 +124,18 @@ def _decode_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+#: Per array of a batch being read: its buffer and the decodes filling it, one per stored chunk.
+_Batch = dict[str, tuple[np.ndarray, list[Future[None]]]]
+
+
 @dataclass(frozen=True)
 class TimeTagChunk:
     """A contiguous run of events, ``start`` being the index of the first one."""
 
     start: int
-    timestamps_ps: np.ndarray
-    channels: np.ndarray
-    nanotimes: np.ndarray | None = None
+    timestamps_ps: npt.NDArray[np.int64]
+    channels: npt.NDArray[np.uint8]
+    nanotimes: npt.NDArray[np.unsignedinteger] | None = None  # the dtype the group was written with
 
     def __len__(self) -> int:
         return int(self.timestamps_ps.shape[0])
@@ -161,7 +171,7 @@ def _le_bytes(a: np.ndarray) -> memoryview:
     a = np.ascontiguousarray(a)
     if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and np.little_endian is False):
         a = a.astype(a.dtype.newbyteorder("<"))
-    return memoryview(a).cast("B")
+    return a.data.cast("B")
 
 
 class TimeTagStore:
@@ -242,6 +252,23 @@ class TimeTagStore:
             return False
         self._fs.rm(path, recursive=True)
         return True
+
+    def modified_at(self, key: str) -> dt.datetime | None:
+        """When ``key`` (a group or a file) last changed, in UTC; None if missing or not told.
+
+        Local directories report a modification time, object stores the upload
+        time; garbage collection leaves anything younger than its grace period.
+        """
+        try:
+            info = self._fs.info(self._full(self._check_key(key)))
+        except (OSError, KeyError):
+            return None
+        when = info.get("mtime") or info.get("LastModified") or info.get("created")
+        if isinstance(when, int | float):
+            return dt.datetime.fromtimestamp(when, dt.UTC)
+        if isinstance(when, dt.datetime):
+            return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return None
 
     def size_bytes(self, key: str) -> int:
         path = self._full(self._check_key(key))
@@ -500,7 +527,7 @@ class TimeTagWriter:
     def event_count(self) -> int:
         return self._written + self._fill
 
-    def channel_counts(self) -> np.ndarray:
+    def channel_counts(self) -> npt.NDArray[np.int64]:
         """Events per channel so far (length 256), for checks before commit."""
         counts = self._chan_counts.copy()
         channel_histogram(self._buf["channels"][: self._fill], counts)
@@ -604,10 +631,10 @@ class TimeTagWriter:
                     arr[start + tail : stop] = self._buf[name][tail:m]
             channel_histogram(self._buf["channels"][:m], self._chan_counts)
         finally:
-            for f in hashed:
-                f.result()
-            for _, _, f in encoded:
-                f.cancel()
+            for hashing in hashed:
+                hashing.result()
+            for _, _, encoding in encoded:
+                encoding.cancel()
         ts = self._buf["timestamps_ps"][:m]
         for c0 in range(0, m, self._chunk):
             c1 = min(m, c0 + self._chunk)
@@ -755,7 +782,7 @@ class TimeTagReader:
             for start in starts:
                 yield self._read(start, min(self.event_count, start + step), f)
             return
-        queue = collections.deque()
+        queue: collections.deque[tuple[int, tuple[int, _Batch]]] = collections.deque()
         ahead = iter(starts)
         for start in itertools.islice(ahead, READ_AHEAD_BATCHES + 1):
             queue.append((start, self._submit(start, min(self.event_count, start + step), f)))
@@ -767,8 +794,8 @@ class TimeTagReader:
             yield self._collect(start, submitted)
 
     # -- fast path: chunks decoded with numcodecs, not through zarr's pipeline ----
-    def _fast_decoders(self) -> dict[str, tuple[np.dtype[Any], bool]] | None:
-        """(dtype, delta) per array for the codec chains qdcat writes; None for anything else.
+    def _fast_decoders(self) -> dict[str, tuple[np.dtype[Any], bool]]:
+        """(dtype, delta) per array for the codec chains qdcat writes; empty for anything else.
 
         zarr's read pipeline spends most of its time outside decompression
         (per-chunk async overhead and copies). Reading each chunk's bytes and
@@ -782,11 +809,11 @@ class TimeTagReader:
             kinds = [type(c).__name__ for c in meta.codecs]
             delta = kinds[:1] == ["Delta"]
             if kinds[int(delta) :] != ["BytesCodec", "BloscCodec"]:
-                return None
+                return {}
             if getattr(meta.chunk_key_encoding, "separator", None) != "/" or tuple(arr.chunks) != (
                 self.chunk_events,
             ):
-                return None
+                return {}
             out[name] = (np.dtype(arr.dtype).newbyteorder("<"), delta)
         return out
 
@@ -800,7 +827,7 @@ class TimeTagReader:
         """Decode stored chunk ``index`` of ``name`` into ``out`` (one chunk long)."""
         from numcodecs import blosc
 
-        _, delta = self._fast[name]  # type: ignore[index]
+        _, delta = self._fast[name]
         raw = self._chunk_bytes(name, index)
         if raw is None:
             out[:] = 0
@@ -815,13 +842,13 @@ class TimeTagReader:
         if delta:
             np.cumsum(out, out=out)
 
-    def _submit(self, start: int, stop: int, fields: tuple[str, ...]) -> tuple[int, dict[str, Any]]:
+    def _submit(self, start: int, stop: int, fields: tuple[str, ...]) -> tuple[int, _Batch]:
         pool = _decode_pool()
         c0, c1 = start // self.chunk_events, -(-stop // self.chunk_events)
         n = self.chunk_events
-        batch: dict[str, Any] = {}
+        batch: _Batch = {}
         for name in fields:
-            dtype = self._fast[name][0]  # type: ignore[index]
+            dtype = self._fast[name][0]
             buf = np.empty((c1 - c0) * n, dtype=dtype)
             futures = [
                 pool.submit(self._decode_into, name, i, buf[(i - c0) * n : (i - c0 + 1) * n])
@@ -830,7 +857,7 @@ class TimeTagReader:
             batch[name] = (buf, futures)
         return stop, batch
 
-    def _collect(self, start: int, submitted: tuple[int, dict[str, Any]]) -> TimeTagChunk:
+    def _collect(self, start: int, submitted: tuple[int, _Batch]) -> TimeTagChunk:
         stop, batch = submitted
         offset = start - (start // self.chunk_events) * self.chunk_events
         got = {}

@@ -90,4 +90,4 @@ def test_app_refuses_schema_behind_head(empty_database_url: str, tmp_path, monke
 
 def test_the_fast_schema_check_names_alembics_head() -> None:
     """check_schema compares with db.SCHEMA_REVISION without importing alembic: it must be the head."""
-    assert db.SCHEMA_REVISION == db.head_revision()
+    assert db.head_revision() == db.SCHEMA_REVISION

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import uuid
@@ -142,6 +143,17 @@ def test_bad_keys(store: TimeTagStore) -> None:
     for key in ["", "/abs", "raw/../x", "raw//x"]:
         with pytest.raises(InvalidValueError):
             store.create_timetags(key, resolution_ps=1)
+
+
+def test_modified_at(store: TimeTagStore) -> None:
+    """What garbage collection reads to leave fresh data alone: a UTC time, None when unknown."""
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    store.write_arrays("raw/a", {"x": np.arange(3.0)})
+    when = store.modified_at("raw/a/zarr.json")
+    assert when is not None and when.tzinfo is not None and before <= when <= dt.datetime.now(dt.UTC)
+    assert store.modified_at("raw/missing") is None
+    with pytest.raises(InvalidValueError):
+        store.modified_at("raw/../a")
 
 
 def test_compression_is_about_three_bytes_per_event(tmp_path: Path) -> None:
