@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
-
-import numpy as np
 
 
 def jsonable(value: Any, *, max_array: int = 1024) -> Any:
@@ -17,6 +16,10 @@ def jsonable(value: Any, *, max_array: int = 1024) -> Any:
     Arrays longer than ``max_array`` become a short description (a settings
     snapshot is no place for bulk data); non-finite floats become None.
     """
+    # A value can only be a numpy object when numpy is loaded: listing commands never load it.
+    np = sys.modules.get("numpy")
+    if np is None:
+        return _plain(value, max_array)
     if isinstance(value, Mapping):
         return {str(k): jsonable(v, max_array=max_array) for k, v in value.items()}
     if isinstance(value, np.void) and value.dtype.names:
@@ -31,6 +34,16 @@ def jsonable(value: Any, *, max_array: int = 1024) -> Any:
         return bytes(value).split(b"\0", 1)[0].decode("utf-8", errors="replace")
     if isinstance(value, np.generic):
         value = value.item()
+    return _plain(value, max_array)
+
+
+def _plain(value: Any, max_array: int) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v, max_array=max_array) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v, max_array=max_array) for v in value]
+    if isinstance(value, bytes):
+        return value.split(b"\0", 1)[0].decode("utf-8", errors="replace")
     if isinstance(value, enum.Enum):
         return value.name
     if isinstance(value, dt.datetime | dt.date):

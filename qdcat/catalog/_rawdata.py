@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
@@ -26,6 +25,8 @@ from qdcat.catalog.types import utcnow
 from qdcat.errors import AlreadyExistsError, InvalidValueError, NotFoundError, StoreError
 
 if TYPE_CHECKING:  # the store pulls in zarr and numba: imported when first used, not for a listing
+    import numpy as np
+
     from qdcat.store.timetags import StoredSummary, TimeTagReader, TimeTagWriter
 
 
