@@ -324,6 +324,8 @@ def _single_detector(path: Path, fields: _Fields) -> int:
     return int(ids[0])
 
 
+# Long on purpose: most of its length is the keyword signature and the docstring that documents
+# each field of the file; the body only checks, gathers and hands the tree to _save.
 def write_photon_hdf5(
     path: str | os.PathLike[str],
     *,
