@@ -18,22 +18,15 @@ def jsonable(value: Any, *, max_array: int = 1024) -> Any:
     """
     # A value can only be a numpy object when numpy is loaded: listing commands never load it.
     np = sys.modules.get("numpy")
-    if np is None:
-        return _plain(value, max_array)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v, max_array=max_array) for k, v in value.items()}
-    if isinstance(value, np.void) and value.dtype.names:
-        return {name: jsonable(value[name], max_array=max_array) for name in value.dtype.names}
-    if isinstance(value, np.ndarray):
-        if value.size > max_array:
-            return f"<array {value.shape} {value.dtype}>"
-        return [jsonable(v, max_array=max_array) for v in value]
-    if isinstance(value, list | tuple):
-        return [jsonable(v, max_array=max_array) for v in value]
-    if isinstance(value, bytes | np.bytes_):
-        return bytes(value).split(b"\0", 1)[0].decode("utf-8", errors="replace")
-    if isinstance(value, np.generic):
-        value = value.item()
+    if np is not None:
+        if isinstance(value, np.void) and value.dtype.names:
+            return {name: jsonable(value[name], max_array=max_array) for name in value.dtype.names}
+        if isinstance(value, np.ndarray):
+            if value.size > max_array:
+                return f"<array {value.shape} {value.dtype}>"
+            return [jsonable(v, max_array=max_array) for v in value]
+        if isinstance(value, np.generic) and not isinstance(value, bytes):
+            value = value.item()
     return _plain(value, max_array)
 
 

@@ -326,11 +326,10 @@ def _refresh_representative(s: Any, analysis: str, run_ids: Sequence[int]) -> No
     current.refresh(s, table, dots)
 
 
-def _kind_preferred(s: Any, analysis: Analysis, measurement_id: int | None) -> bool:
-    if measurement_id is None or not analysis.primary_kinds:
-        return False
-    kind = s.scalar(select(Measurement.kind).where(Measurement.id == measurement_id))
-    return kind is not None and str(getattr(kind, "value", kind)) in analysis.primary_kinds
+def _kind_preferred(analysis: Analysis, target: Target) -> bool:
+    """Whether the analysed measurement's kind names the analysis (the target knows its kind)."""
+    kinds = (i.kind for i in target.inputs if i.measurement_id == target.measurement_id)
+    return target.measurement_id is not None and next(kinds, None) in analysis.primary_kinds
 
 
 # ----------------------------------------------------------------------------- claiming
@@ -575,7 +574,7 @@ def _commit(
                 specimen_id=target.specimen_id,
                 dot_id=target.dot_id,
                 measurement_id=target.measurement_id,
-                kind_preferred=_kind_preferred(s, analysis, target.measurement_id),
+                kind_preferred=_kind_preferred(analysis, target),
                 **values,
             )
         )
