@@ -50,13 +50,19 @@ def fetch(store: TimeTagStore, target: Target, params: Params) -> _io.Tcspc:
 
 
 def histogram(h: _io.Tcspc, bin_ps: float) -> tuple[Any, Any, float]:
-    """The TCSPC histogram rebinned to about ``bin_ps`` (a whole number of the file's bins)."""
+    """The TCSPC histogram rebinned to about ``bin_ps`` (a whole number of the file's bins).
+
+    A last bin the data cover only in part is dropped: the model is integrated over whole
+    bins, and a partial one (a period of 3125 file bins rebinned by 8) biases the fit
+    (τ high by ~0.8 standard errors at 3·10⁵ photons, seen on simulated data).
+    """
     import numpy as np
 
     rebin = max(1, round(bin_ps / h.bin_ps))
-    n = -(-h.counts.size // rebin) * rebin  # padded, so no photon of the last bins is dropped
-    padded = np.concatenate([h.counts, np.zeros(n - h.counts.size, h.counts.dtype)])
-    counts = padded.reshape(-1, rebin).sum(axis=1)
+    n = h.counts.size // rebin * rebin
+    if n == 0:  # fewer file bins than one rebinned bin: keep them all in one
+        n, rebin = h.counts.size, h.counts.size
+    counts = h.counts[:n].reshape(-1, rebin).sum(axis=1)
     width_ns = h.bin_ps * rebin / 1e3
     return np.arange(counts.size + 1) * width_ns, counts, width_ns
 
@@ -93,7 +99,7 @@ def compute(h: _io.Tcspc, target: Target, params: Params) -> Computed:
             "bin_ns": width_ns,
             "period_ns": h.period_ps / 1e3,
             "timing": h.source,
-            "photons": int(counts.sum()),
+            "photons": int(h.counts.sum()),
             "fit_counts": fit.n_counts,
             "deviance_per_dof": fit.deviance_per_dof,
             "converged": fit.converged,
@@ -136,7 +142,7 @@ def draw(d: DrawInput) -> dict[str, Figure]:
 
 ANALYSIS = Analysis(
     name="decay",
-    version="2",
+    version="3",
     order=20,
     summary="TCSPC histogram and mono-exponential tail (Poisson ML): lifetime",
     applies_to="pulsed time tags: T3 (nanotimes) or T2 with the laser sync as a channel; all detectors",

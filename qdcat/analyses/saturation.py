@@ -167,7 +167,7 @@ def draw(d: DrawInput) -> dict[str, Figure]:
 
 ANALYSIS = Analysis(
     name="saturation",
-    version="2",
+    version="3",
     order=70,
     grouping="series",
     summary="saturation of the PL: I_S and σ = ħω_p·γ/I_S",
