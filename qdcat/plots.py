@@ -36,11 +36,16 @@ __all__ = [
     "DPI",
     "FIGSIZE",
     "Durations",
+    "DwellFit",
     "Fit",
     "PeakWindows",
     "plot_decay",
+    "plot_dwell_times",
+    "plot_flid",
     "plot_g2",
     "plot_histogram",
+    "plot_level_decays",
+    "plot_levels_trace",
     "plot_on_off",
     "plot_power_series",
     "plot_pulsed_g2",
@@ -771,3 +776,187 @@ def plot_scatter(
     ax.set_ylabel(ylabel)
     _legend(ax, "best")
     return fig
+
+
+# --------------------------------------------------------------------------- photon-by-photon levels
+
+_LEVEL_CMAP = "viridis"
+
+
+def _level_colors(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps[_LEVEL_CMAP]
+    return [cmap(0.1 + 0.8 * i / max(n - 1, 1)) for i in range(n)]
+
+
+def plot_levels_trace(
+    window_s: float,
+    window_photons: npt.ArrayLike,
+    segment_starts_s: npt.ArrayLike,
+    segment_stops_s: npt.ArrayLike,
+    segment_level: npt.ArrayLike,
+    level_intensity_cps: npt.ArrayLike,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """The binned trace (for the eye) with the change-point segments drawn at their level's intensity.
+
+    Right: the time spent at each intensity, binned trace and levels (the study's Fig. 5a).
+    """
+    c = _array("window_photons", window_photons) / window_s
+    starts, stops = _array("segment_starts_s", segment_starts_s), _array("segment_stops_s", segment_stops_s)
+    level = np.asarray(segment_level, dtype=np.int64)
+    intensity = _array("level_intensity_cps", level_intensity_cps)
+    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    ax, hax = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": (4, 1)})
+    ax.set_title("Change points and levels" if title is None else title, fontsize="medium")
+    t = starts[0] + np.arange(c.size) * window_s
+    ax.plot(t, c, drawstyle="steps-post", lw=0.5, color="0.6", label=f"photons per {window_s * 1e3:g} ms")
+    colors = _level_colors(intensity.size)
+    for g in range(intensity.size):
+        sel = level == g
+        segs = np.stack([starts[sel], stops[sel]], axis=1)
+        ys = np.full_like(segs, intensity[g])
+        for (x0, x1), (y0, _) in zip(segs, ys, strict=True):
+            ax.plot((x0, x1), (y0, y0), lw=2.0, color=colors[g], solid_capstyle="butt")
+        ax.plot([], [], lw=2.0, color=colors[g], label=f"level {g}: {intensity[g] / 1e3:.3g} kcps")
+        hax.axhline(intensity[g], color=colors[g], lw=1.5)
+    top = max(_max(c), float(intensity.max()))
+    hax.hist(c, bins=np.linspace(0.0, top * 1.05 + 1e-9, 61), orientation="horizontal", color="0.6")
+    ax.set_ylim(0.0, top * 1.3 + 1e-9)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Intensity (counts/s)")
+    hax.set_xlabel("Windows")
+    hax.tick_params(labelleft=False)
+    _legend(ax, "upper right", fontsize="small", ncol=2)
+    return fig
+
+
+def plot_flid(
+    intensity_edges_cps: npt.ArrayLike,
+    delay_edges_ns: npt.ArrayLike,
+    counts: npt.ArrayLike,
+    *,
+    level_intensity_cps: npt.ArrayLike = (),
+    level_lifetime_ns: npt.ArrayLike = (),
+    level_lifetime_ns_err: npt.ArrayLike = (),
+    title: str | None = None,
+) -> Figure:
+    """FLID: windows per (lifetime, intensity) bin, log colour scale, with the levels' fitted lifetimes."""
+    from matplotlib.colors import LogNorm
+
+    ie, de = _array("intensity_edges_cps", intensity_edges_cps), _array("delay_edges_ns", delay_edges_ns)
+    h = np.asarray(counts, dtype=np.float64)
+    fig, ax = _figure(title, "Fluorescence lifetime–intensity distribution")
+    if h.sum() > 0:
+        mesh = ax.pcolormesh(de, ie / 1e3, np.where(h > 0, h, np.nan), norm=LogNorm(), cmap="magma_r")
+        fig.colorbar(mesh, ax=ax, label="Windows")
+    else:
+        _no_data(ax, "no window has enough delayed photons")
+    li = np.asarray(level_intensity_cps, dtype=np.float64)
+    lt = np.asarray(level_lifetime_ns, dtype=np.float64)
+    le = np.asarray(level_lifetime_ns_err, dtype=np.float64)
+    ok = np.isfinite(lt) if lt.size else np.zeros(0, bool)
+    if ok.any():
+        ax.errorbar(lt[ok], li[ok] / 1e3, xerr=le[ok], fmt="o", color=_FIT, ms=5, label="levels (fitted τ)")
+        _legend(ax, "upper left")
+    ax.set_xlabel("Lifetime from each window's mean delay (ns)")
+    ax.set_ylabel("Intensity (kcounts/s)")
+    return fig
+
+
+def plot_level_decays(
+    edges_ns: npt.ArrayLike,
+    decays: npt.ArrayLike,
+    *,
+    level_lifetime_ns: npt.ArrayLike,
+    level_lifetime_ns_err: npt.ArrayLike,
+    fit_window_ns: tuple[float | None, float | None] = (None, None),
+    title: str | None = None,
+) -> Figure:
+    """Each level's decay histogram, normalised to its peak, log scale, labelled with its lifetime."""
+    e = _array("edges_ns", edges_ns)
+    d = np.asarray(decays, dtype=np.float64)
+    tau = np.asarray(level_lifetime_ns, dtype=np.float64)
+    err = np.asarray(level_lifetime_ns_err, dtype=np.float64)
+    fig, ax = _figure(title, "Decay of each level")
+    ax.title.set_fontsize("medium")
+    # Shown in about 200 bins (a level of a few hundred photons is noise in 100 ps bins);
+    # empty bins are left out, not drawn down to zero on the log scale.
+    step = max(1, d.shape[1] // 200)
+    n = d.shape[1] // step * step
+    d = d[:, :n].reshape(d.shape[0], -1, step).sum(axis=2)
+    centres = 0.5 * (e[:n:step] + e[step : n + 1 : step])
+    colors = _level_colors(d.shape[0])
+    for g in range(d.shape[0]):
+        if d[g].max() <= 0:
+            continue
+        lab = f"level {g}: τ = {pm(tau[g], err[g], 'ns')}" if math.isfinite(tau[g]) else f"level {g}: no τ"
+        y = np.where(d[g] > 0, d[g] / d[g].max(), np.nan)
+        ax.plot(centres, y, drawstyle="steps-mid", color=colors[g], lw=1.0, label=lab)
+    lo, hi = fit_window_ns
+    if lo is not None and hi is not None:
+        ax.axvspan(lo, hi, color="0.9", zorder=0, label="fit window")
+    ax.set_yscale("log")
+    ax.set_xlabel("Delay after the laser pulse (ns)")
+    ax.set_ylabel("Counts / peak (normalised)")
+    _legend(ax, "upper right", fontsize="small")
+    return fig
+
+
+@dataclass(frozen=True)
+class DwellFit:
+    """One state's dwell times (censored marked) and its truncated power-law ML fit, for a figure."""
+
+    name: str
+    durations_s: FloatArray
+    censored: npt.NDArray[np.bool_]
+    k: float | None
+    k_err: float | None
+    t_min_s: float
+    t_max_s: float
+
+
+def plot_dwell_times(states: Sequence[DwellFit], *, title: str | None = None) -> Figure:
+    """Survival S(t) of the complete periods above t_min, log–log, with the ML law's survival."""
+    fig, ax = _figure(title, "Dwell times of on and off periods")
+    drawn = False
+    for i, st in enumerate(states):
+        color = _STATE_COLORS[i % len(_STATE_COLORS)]
+        t = np.sort(st.durations_s[(~st.censored) & (st.durations_s >= st.t_min_s)])
+        if t.size < 2:
+            continue
+        s = 1.0 - np.arange(t.size) / t.size
+        ax.plot(t, s, "o", ms=3, color=color, label=f"{st.name} (N = {t.size})")
+        if st.k is not None and math.isfinite(st.k):
+            grid = np.geomspace(st.t_min_s, float(t.max()), 200)
+            ax.plot(
+                grid,
+                _power_law_survival(grid, st.k, st.t_min_s, st.t_max_s),
+                "-",
+                color=color,
+                label=f"ML, k = {pm(st.k, st.k_err)}",
+            )
+        drawn = True
+    if drawn:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    else:
+        _no_data(ax, "too few periods above t_min")
+    ax.set_xlabel("Dwell time t (s)")
+    ax.set_ylabel("Survival S(t) = P(T ≥ t)")
+    _legend(ax, "lower left")
+    return fig
+
+
+def _power_law_survival(t: FloatArray, k: float, t_min: float, t_max: float) -> FloatArray:
+    """S(t) of p ∝ t^-k on [t_min, t_max] (k = 1: the logarithmic limit)."""
+    if abs(k - 1.0) < 1e-9:
+        out: FloatArray = np.log(t_max / t) / np.log(t_max / t_min)
+        return out
+    a = 1.0 - k
+    num = t_max**a - t**a
+    den = t_max**a - t_min**a
+    res: FloatArray = num / den
+    return res

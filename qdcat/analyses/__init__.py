@@ -20,6 +20,8 @@ from qdcat.analyses._base import (
     Computed,
     DrawInput,
     Param,
+    Parts,
+    PartsView,
     Target,
 )
 from qdcat.errors import InvalidValueError
@@ -35,11 +37,15 @@ __all__ = [
     "Computed",
     "DrawInput",
     "Param",
+    "Parts",
+    "PartsView",
     "Target",
     "get",
     "metadata",
     "names",
     "registry",
+    "source",
+    "sources",
 ]
 
 
@@ -71,6 +77,27 @@ def get(name: str) -> Analysis:
         return registry()[name]
     except KeyError:
         raise InvalidValueError(f"unknown analysis {name!r}; choose from: {', '.join(registry())}") from None
+
+
+def sources() -> list[str]:
+    """Every query source besides the dots view: each analysis, and each analysis's parts."""
+    out: list[str] = []
+    for a in registry().values():
+        out.append(a.name)
+        if a.parts_view is not None:
+            out.append(a.parts_view.name)
+    return out
+
+
+def source(name: str) -> Analysis | PartsView:
+    """An analysis (``"decay"``) or an analysis's parts (``"levels.level"``) by its query name."""
+    analysis, dot, part = name.partition(".")
+    if not dot:
+        return get(name)
+    view = registry()[analysis].parts_view if analysis in registry() else None
+    if view is None or view.parts.name != part:
+        raise InvalidValueError(f"unknown source {name!r}; choose from: dots, {', '.join(sources())}")
+    return view
 
 
 def metadata() -> MetaData:

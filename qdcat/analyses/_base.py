@@ -43,6 +43,8 @@ _SQL_TYPES: dict[str, Any] = {"float": Float, "int": Integer, "bigint": BigInteg
 KEY_COLUMNS = ("run_id", "specimen_id", "dot_id", "measurement_id")
 # Chosen by qdcat.catalog.current, not computed by the analysis.
 CHOICE_COLUMNS = ("kind_preferred", "representative")
+#: The index of a part (a level) within its result, in a :class:`Parts` table.
+PART_COLUMN = "part"
 #: The QC verdict every result carries, computed from its flags by the analysis's rules.
 QC_COLUMNS = ("qc", "qc_failed", "qc_reason")
 QC_PASS, QC_PARTIAL, QC_FAIL = "pass", "partial", "fail"
@@ -341,6 +343,7 @@ class Computed:
     row: Mapping[str, Any]
     arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    parts: Sequence[Mapping[str, Any]] = ()  # rows of the analysis's Parts table (the levels of a trace)
 
 
 @dataclass(frozen=True)
@@ -352,9 +355,49 @@ class DrawInput:
     arrays: Mapping[str, np.ndarray]
     raw: Callable[[], Mapping[str, np.ndarray]]  # the measurement's own raw arrays (spectra, curves)
     title: str  # "InP-A · slide-1 · QD001 · measurement 17"
+    parts: Sequence[Mapping[str, Any]] = ()  # the result's parts (its levels), in order
 
 
 Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Rows a result holds besides its own: the intensity levels of a trace, say.
+
+    They live in ``result_<analysis>_<name>``, one row per part, keyed by the run
+    and the part's index, with the result's specimen, dot and measurement, their own
+    flags and QC verdict (from ``qc_rules``), and ``columns``. Queries read them as
+    the source ``<analysis>.<name>`` (``qdcat stats lifetime_ns --source levels.level``).
+    """
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    flags: Mapping[str, str] = field(default_factory=dict)
+    qc_rules: tuple[QcRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class PartsView:
+    """The parts of one analysis as a query source: its table, names and QC rules."""
+
+    name: str  # "levels.level"
+    analysis: str
+    parts: Parts
+    table: Table = field(repr=False, compare=False)
+
+    def result_names(self) -> list[str]:
+        return [c.name for c in self.table.columns if c.name not in (*KEY_COLUMNS, PART_COLUMN)]
+
+    def qc(self, flags: Sequence[str]) -> Qc:
+        return qc_verdict(self.parts.qc_rules, flags)
+
+    def column(self, name: str) -> Column:
+        for c in self.parts.columns:
+            if c.name == name or f"{c.name}_err" == name:
+                return c
+        raise KeyError(name)
 
 
 # ----------------------------------------------------------------------------- the declaration
@@ -384,7 +427,9 @@ class Analysis:
     sample_context: tuple[str, ...] = ()  # sample fields the computation reads
     headline: tuple[str, ...] = ()  # the columns a one-line summary shows (default: the first quantity)
     order: int = 100
+    parts: Parts | None = None  # rows per result besides its own (the levels of a trace)
     table: Table = field(init=False, repr=False, compare=False)
+    parts_view: PartsView | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -397,6 +442,10 @@ class Analysis:
         if unknown:
             raise ValueError(f"analysis {self.name}: QC rules name unknown columns {sorted(unknown)}")
         object.__setattr__(self, "table", _result_table(self))
+        view = None
+        if self.parts is not None:
+            view = PartsView(f"{self.name}.{self.parts.name}", self.name, self.parts, _parts_table(self))
+        object.__setattr__(self, "parts_view", view)
 
     # -- parameters ---------------------------------------------------------------
     def defaults(self) -> dict[str, Any]:
@@ -498,6 +547,52 @@ def _result_table(a: Analysis) -> Table:
         ),
         comment=None,
     )
+
+
+def _parts_table(a: Analysis) -> Table:
+    """``result_<analysis>_<parts>``: the parts of each result, keyed by (run, part index)."""
+    assert a.parts is not None
+    p = a.parts
+    name = f"result_{a.name}_{p.name}"
+    names = [c.name for c in p.columns]
+    reserved = {*KEY_COLUMNS, PART_COLUMN, *QC_COLUMNS, "flags"}
+    if len(set(names)) != len(names) or set(names) & reserved:
+        raise ValueError(f"analysis {a.name}: duplicate or reserved part columns in {names}")
+    wanted = [
+        "run_id",
+        PART_COLUMN,
+        *KEY_COLUMNS[1:],
+        "flags",
+        *QC_COLUMNS,
+        *(n for c in p.columns for n in (c.name, f"{c.name}_err")[: 1 + c.err]),
+    ]
+    old = Base.metadata.tables.get(name)
+    if old is not None:
+        if [c.name for c in old.columns] == wanted:
+            return old
+        Base.metadata.remove(old)
+    cols: list[SqlColumn[Any]] = [
+        SqlColumn("run_id", Integer, ForeignKey("analysis_run.id", ondelete="CASCADE"), primary_key=True),
+        SqlColumn(PART_COLUMN, Integer, primary_key=True, autoincrement=False),
+        SqlColumn(
+            "specimen_id", Integer, ForeignKey("specimen.id", ondelete="RESTRICT"), nullable=False, index=True
+        ),
+        SqlColumn("dot_id", Integer, ForeignKey("dot.id", ondelete="RESTRICT"), nullable=True, index=True),
+        SqlColumn(
+            "measurement_id",
+            Integer,
+            ForeignKey("measurement.id", ondelete="RESTRICT"),
+            nullable=True,
+            index=True,
+        ),
+        SqlColumn("flags", String(255), nullable=False, default=""),
+        SqlColumn("qc", String(8), nullable=False),
+        SqlColumn("qc_failed", String(255), nullable=False),
+        SqlColumn("qc_reason", String(255), nullable=False),
+    ]
+    for c in p.columns:
+        cols.extend(c.sql_columns())
+    return Table(name, Base.metadata, *cols)
 
 
 def flags_text(flags: Sequence[str]) -> str:

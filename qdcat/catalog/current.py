@@ -28,8 +28,15 @@ _CHUNK = 500  # dot ids per statement: well inside every backend's bound-paramet
 
 
 def result_tables() -> list[Table]:
-    """The ``result_<analysis>`` tables on the catalog's metadata (declared by the analyses)."""
-    return [t for name, t in sorted(Base.metadata.tables.items()) if name.startswith("result_")]
+    """The ``result_<analysis>`` tables on the catalog's metadata (declared by the analyses).
+
+    Parts tables (``result_levels_level``) are not among them: they follow their result.
+    """
+    return [
+        t
+        for name, t in sorted(Base.metadata.tables.items())
+        if name.startswith("result_") and "representative" in t.c
+    ]
 
 
 def refresh(s: Session, table: Table, dot_ids: Iterable[int | None]) -> None:

@@ -124,7 +124,12 @@ FlaggedOpt = Annotated[
     typer.Option("--include-flagged", help="Keep results whose quantity failed QC (left out by default)."),
 ]
 SourceOpt = Annotated[
-    str, typer.Option("--from", help="'dots' (one row per dot) or an analysis name (one row per result).")
+    str,
+    typer.Option(
+        "--from",
+        help="'dots' (one row per dot), an analysis name (one row per result), or an analysis's parts "
+        "('levels.level': one row per intensity level).",
+    ),
 ]
 
 

@@ -280,6 +280,13 @@ def jobs_analyses(
         },
         "flags": dict(a.flags),
     }
+    if a.parts_view is not None:
+        pv = a.parts_view
+        record["parts"] = f"{pv.parts.description}: table {pv.table.name}, query source {pv.name!r}"
+        record["part columns"] = {
+            c.name + (" (+ _err)" if c.err else ""): f"{c.description}" + (f" [{c.unit}]" if c.unit else "")
+            for c in pv.parts.columns
+        }
     render_record(record, fmt, title=f"analysis {a.name}")
 
 

@@ -184,18 +184,27 @@ def blinking(
     sample: SampleOpt = None,
     where: WhereOpt = None,
     min_trace_s: Annotated[float, typer.Option(help="Only dots with a trace at least this long (s).")] = 0.0,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="binned: the blinking analysis's 10 ms threshold periods (discrete ML); levels: the "
+            "periods between change points (continuous ML, censored ends)."
+        ),
+    ] = "binned",
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Blinking exponents per sample, pooled over its dots' on and off times (discrete power-law ML).
+    """Blinking exponents per sample, pooled over its dots' on and off times (power-law ML).
 
     A dot's trace holds few off periods, so its own exponent is weak (and fails
     QC under 10 periods); the pooled fit is the population answer.
 
-    Example: qdcat blinking --by sample --min-trace-s 10
+    Example: qdcat blinking --by sample --min-trace-s 10 --method levels
     """
     from qdcat.query import api as q
 
     with _catalog(ctx) as cat:
-        res = q.pooled_blinking(cat, by=by, sample=sample, where=where, min_trace_s=min_trace_s)
+        res = q.pooled_blinking(
+            cat, by=by, sample=sample, where=where, min_trace_s=min_trace_s, method=method
+        )
     render_rows([r.__dict__ for r in res], pick_format(as_json, as_csv), title="pooled blinking exponents")

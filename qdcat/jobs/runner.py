@@ -48,8 +48,8 @@ from sqlalchemy.exc import IntegrityError
 
 import qdcat
 from qdcat import analyses as registry
-from qdcat.analyses import Analysis, Target
-from qdcat.analyses._base import CHOICE_COLUMNS, KEY_COLUMNS, flags_text
+from qdcat.analyses import Analysis, Computed, PartsView, Target
+from qdcat.analyses._base import CHOICE_COLUMNS, KEY_COLUMNS, PART_COLUMN, flags_text
 from qdcat.catalog import current
 from qdcat.catalog.api import Catalog, parse_id
 from qdcat.catalog.db import is_unreachable
@@ -509,7 +509,7 @@ def execute(cat: Catalog, c: Claim, *, lease_s: float = LEASE_S) -> JobOutcome:
                 )
         if hb.lost:
             raise _LostClaim()
-        return _commit(cat, c, analysis, target, computed.row, arrays_key, t0)
+        return _commit(cat, c, analysis, target, computed, arrays_key, t0)
     except _LostClaim:
         _drop_arrays(cat, arrays_key)
         return JobOutcome(c.run_id, c.analysis, "lost", time.perf_counter() - t0)
@@ -550,7 +550,7 @@ def _commit(
     c: Claim,
     analysis: Analysis,
     target: Target,
-    row: Mapping[str, Any],
+    computed: Computed,
     arrays_key: str | None,
     t0: float,
 ) -> JobOutcome:
@@ -566,18 +566,18 @@ def _commit(
             run.error = "inputs changed while the job ran; plan it again"
             _drop_arrays(cat, arrays_key)
             return JobOutcome(c.run_id, c.analysis, "stale", time.perf_counter() - t0)
-        values = _result_values(analysis, row)
+        values = _result_values(analysis, computed.row)
         check_row(analysis.table, values)
+        keys = {
+            "run_id": run.id,
+            "specimen_id": target.specimen_id,
+            "dot_id": target.dot_id,
+            "measurement_id": target.measurement_id,
+        }
         s.execute(
-            analysis.table.insert().values(
-                run_id=run.id,
-                specimen_id=target.specimen_id,
-                dot_id=target.dot_id,
-                measurement_id=target.measurement_id,
-                kind_preferred=_kind_preferred(analysis, target),
-                **values,
-            )
+            analysis.table.insert().values(**keys, kind_preferred=_kind_preferred(analysis, target), **values)
         )
+        _insert_parts(s, analysis, computed.parts, keys)
         run.status = RunStatus.DONE
         run.finished_at = _now()
         run.lease_expires_at = None
@@ -586,7 +586,25 @@ def _commit(
     return JobOutcome(c.run_id, c.analysis, "done", time.perf_counter() - t0)
 
 
-def _result_values(analysis: Analysis, row: Mapping[str, Any]) -> dict[str, Any]:
+def _insert_parts(
+    s: Any, analysis: Analysis, parts: Sequence[Mapping[str, Any]], keys: Mapping[str, Any]
+) -> None:
+    """The parts of a result (its levels), in the result's transaction: all of them or none."""
+    view = analysis.parts_view
+    if view is None:
+        if parts:
+            raise InvalidValueError(f"{analysis.name} computed parts but declares no Parts table")
+        return
+    rows = []
+    for i, part in enumerate(parts):
+        values = _result_values(view, part)
+        check_row(view.table, values)
+        rows.append({**keys, PART_COLUMN: i, **values})
+    if rows:
+        s.execute(view.table.insert(), rows)
+
+
+def _result_values(analysis: Analysis | PartsView, row: Mapping[str, Any]) -> dict[str, Any]:
     """A computed row checked against the declared columns: NaN/inf become NULL where allowed.
 
     A required column without a finite value fails the job with the flags that explain it.
@@ -624,7 +642,7 @@ def _result_values(analysis: Analysis, row: Mapping[str, Any]) -> dict[str, Any]
         c.name
         for c in table.columns
         if c.name not in out
-        and c.name not in (*KEY_COLUMNS, *CHOICE_COLUMNS)
+        and c.name not in (*KEY_COLUMNS, *CHOICE_COLUMNS, PART_COLUMN)
         and not c.nullable
         and c.server_default is None
     ]
@@ -815,6 +833,17 @@ def retry(cat: Catalog, run_ids: Sequence[int] = (), *, all_failed: bool = False
             r.claim_token, r.lease_expires_at = None, None
             out.append(r.id)
         return out
+
+
+def result_parts(cat: Catalog, analysis: str, run_id: int) -> list[dict[str, Any]]:
+    """The parts (the levels) of one result, in order; empty for an analysis without parts."""
+    view = registry.get(analysis).parts_view
+    if view is None:
+        return []
+    t = view.table
+    with cat.engine.connect() as conn:
+        rows = conn.execute(select(t).where(t.c.run_id == run_id).order_by(t.c[PART_COLUMN])).mappings()
+        return [dict(r) for r in rows]
 
 
 def job_counts(cat: Catalog, run_ids: Sequence[int] | None = None) -> dict[str, int]:

@@ -45,7 +45,7 @@ from sqlalchemy import Enum as SaEnum
 from sqlalchemy.sql import ColumnElement
 
 from qdcat import analyses as registry
-from qdcat.analyses._base import CHOICE_COLUMNS, KEY_COLUMNS, QC_COLUMNS, QC_FAIL
+from qdcat.analyses._base import CHOICE_COLUMNS, KEY_COLUMNS, PART_COLUMN, QC_COLUMNS, QC_FAIL
 from qdcat.catalog.api import Catalog
 from qdcat.catalog.models import (
     AnalysisRun,
@@ -85,7 +85,7 @@ def _owner(source: str, name: str) -> tuple[str, str] | None:
             if name in cols and cols[name] not in (*QC_COLUMNS, "run_id"):
                 return analysis, cols[name]
         return None
-    a = registry.get(source)
+    a = registry.source(source)
     return (a.name, name) if name in a.result_names() and name not in (*QC_COLUMNS, "flags") else None
 
 
@@ -124,14 +124,15 @@ class Field:
 
 
 def fields(view: str = "dots") -> list[Field]:
-    """The field names a view accepts in ``where=``/``columns=``: ``"dots"`` or an analysis name."""
+    """The field names a view accepts in ``where=``/``columns=``: ``"dots"``, an analysis name, or an
+    analysis's parts (``"levels.level"``, one row per intensity level)."""
     out = [Field(k, "identity", v) for k, v in _IDENTITY.items()]
     if view == "dots":
         for analysis, cols in dot_columns().items():
             for name, col in cols.items():
                 out.append(Field(name, analysis, f"{analysis}: {col}"))
         return out
-    a = registry.get(view)
+    a = registry.source(view)
     out += [Field(k, "measurement", v) for k, v in _MEASUREMENT.items()]
     for name in a.result_names():
         out.append(Field(name, a.name, f"{a.name}: {name}"))
@@ -335,8 +336,12 @@ def results(
     columns: Sequence[str] | None = None,
     include_old: bool = False,
 ) -> pd.DataFrame:
-    """One row per result of ``analysis`` (current ones unless ``include_old``)."""
-    a = registry.get(analysis)
+    """One row per result of ``analysis`` (current ones unless ``include_old``).
+
+    ``analysis`` may name an analysis's parts (``"levels.level"``): one row per part
+    (intensity level) of each result, with the result's dot and measurement.
+    """
+    a = registry.source(analysis)
     t = a.table
     available = _identity_columns()
     available |= {
@@ -355,7 +360,7 @@ def results(
         "finished_at": AnalysisRun.finished_at.expression,
     }
     for c in t.columns:
-        if c.name not in (*KEY_COLUMNS, *CHOICE_COLUMNS):
+        if c.name not in (*KEY_COLUMNS, *CHOICE_COLUMNS, PART_COLUMN):
             available[c.name] = c
     q = (
         select(t.c.run_id)
@@ -369,7 +374,8 @@ def results(
     if not include_old:
         q = q.where(AnalysisRun.is_current.is_(True))
     q = _apply(q, available, where=where, columns=columns, sample=sample, specimen=specimen)
-    return _frame(cat, q.order_by(t.c.run_id))
+    order = [t.c.run_id, *([t.c[PART_COLUMN]] if PART_COLUMN in t.c else [])]
+    return _frame(cat, q.order_by(*order))
 
 
 # ----------------------------------------------------------------------------- statistics over views
@@ -569,47 +575,39 @@ def pooled_blinking(
     specimen: str | None = None,
     where: str | None = None,
     min_trace_s: float = 0.0,
+    method: str = "binned",
 ) -> list[PooledExponents]:
     """Blinking exponents per group from the pooled dwell times of its dots (ML, each trace its own x_max).
 
     The population answer to "what k_off do this sample's dots have": a dot's
     few periods pin its own exponent down poorly, the pooled likelihood does
-    not. Each dot contributes its representative blinking result (as in the
-    dots view) with a trace of at least ``min_trace_s``; results whose on/off
-    split failed QC (levels not resolved, state unknown) are left out.
-    """
-    from qdcat.analysis.powerlaw import power_law_ml_pooled
-    from qdcat.jobs import derived_arrays
+    not. Each dot contributes its representative result (as in the dots view)
+    with a trace of at least ``min_trace_s``.
 
-    cols = [
-        "dot",
-        "blinking_run_id",
-        "trace_duration_s",
-        "blinking_bin_ms",
-        "blinking_qc",
-        *([by] if by else []),
-    ]
+    ``method="binned"``: the blinking analysis's threshold periods, a discrete power
+    law in bins (results whose on/off split failed QC are left out). ``"levels"``: the
+    periods between change points (the levels analysis), a continuous power law
+    truncated at each dot's shortest resolved period and its trace length, the first
+    and last periods censored.
+    """
+    if method not in ("binned", "levels"):
+        raise InvalidValueError(f"method must be 'binned' or 'levels', got {method!r}")
+    name = "blinking" if method == "binned" else "levels"
+    extra = ["blinking_bin_ms"] if method == "binned" else ["levels_trace_duration_s"]
+    cols = ["dot", f"{name}_run_id", f"{name}_qc", *extra, "trace_duration_s", *([by] if by else [])]
+    if method == "levels":
+        cols.remove("trace_duration_s")
     df = dots(cat, sample=sample, specimen=specimen, where=where, columns=list(dict.fromkeys(cols)))
-    df = df[df["blinking_run_id"].notna() & (df["blinking_qc"] != QC_FAIL)]
-    df = df[df["trace_duration_s"].fillna(0.0) >= min_trace_s]
+    duration = df["trace_duration_s" if method == "binned" else "levels_trace_duration_s"]
+    df = df[
+        df[f"{name}_run_id"].notna() & (df[f"{name}_qc"] != QC_FAIL) & (duration.fillna(0.0) >= min_trace_s)
+    ]
     if df.empty:
-        raise InvalidValueError("no dot with a blinking result that passed QC matches the selection")
+        raise InvalidValueError(f"no dot with a {name} result that passed QC matches the selection")
+    pool = _pool_binned if method == "binned" else _pool_levels
     out = []
     for key, g in df.groupby(by, dropna=False) if by else [("all", df)]:
-        pools: dict[str, list[tuple[Any, int]]] = {"on": [], "off": []}
-        for _, r in g.iterrows():
-            arrays = derived_arrays(cat, int(r["blinking_run_id"]))
-            bin_s = float(r["blinking_bin_ms"]) * 1e-3
-            n_bins = round(float(r["trace_duration_s"]) / bin_s)
-            for state in pools:
-                d = np.round(np.asarray(arrays.get(f"{state}_durations_s", []), dtype=np.float64) / bin_s)
-                pools[state].append((d, n_bins))
-        fits: dict[str, PowerLawMl | None] = {}
-        for state, groups in pools.items():
-            try:
-                fits[state] = power_law_ml_pooled(groups)
-            except InvalidValueError:
-                fits[state] = None
+        fits = pool(cat, g)
         flags = [f"{s}:{f}" for s, fit in fits.items() if fit is not None for f in fit.flags]
         flags += [f"no_{s}_periods" for s, fit in fits.items() if fit is None]
         on, off = fits["on"], fits["off"]
@@ -617,13 +615,74 @@ def pooled_blinking(
             PooledExponents(
                 group=str(key[0] if isinstance(key, tuple) else key),
                 n_dots=len(g),
-                n_on_periods=on.n_periods if on else 0,
+                n_on_periods=_periods(on),
                 k_on=on.k if on else math.nan,
                 k_on_err=on.k_err if on else math.nan,
-                n_off_periods=off.n_periods if off else 0,
+                n_off_periods=_periods(off),
                 k_off=off.k if off else math.nan,
                 k_off_err=off.k_err if off else math.nan,
                 flags=" ".join(flags),
             )
         )
     return out
+
+
+def _periods(fit: Any) -> int:
+    if fit is None:
+        return 0
+    return int(fit.n_periods if hasattr(fit, "n_periods") else fit.n)
+
+
+def _pool_binned(cat: Catalog, g: pd.DataFrame) -> dict[str, PowerLawMl | None]:
+    from qdcat.analysis.powerlaw import power_law_ml_pooled
+    from qdcat.jobs import derived_arrays
+
+    pools: dict[str, list[tuple[Any, int]]] = {"on": [], "off": []}
+    for _, r in g.iterrows():
+        arrays = derived_arrays(cat, int(r["blinking_run_id"]))
+        bin_s = float(r["blinking_bin_ms"]) * 1e-3
+        n_bins = round(float(r["trace_duration_s"]) / bin_s)
+        for state in pools:
+            d = np.round(np.asarray(arrays.get(f"{state}_durations_s", []), dtype=np.float64) / bin_s)
+            pools[state].append((d, n_bins))
+    fits: dict[str, PowerLawMl | None] = {}
+    for state, groups in pools.items():
+        try:
+            fits[state] = power_law_ml_pooled(groups)
+        except InvalidValueError:
+            fits[state] = None
+    return fits
+
+
+def _pool_levels(cat: Catalog, g: pd.DataFrame) -> dict[str, Any]:
+    from qdcat.analysis.dwell import power_law_ml_pooled as pooled_continuous
+    from qdcat.jobs import derived_arrays
+
+    run_ids = [int(r) for r in g["levels_run_id"]]
+    t = registry.get("levels").table
+    with cat.engine.connect() as conn:
+        rows = {
+            r.run_id: r
+            for r in conn.execute(
+                select(t.c.run_id, t.c.on_dwell_min_s, t.c.off_dwell_min_s, t.c.trace_duration_s).where(
+                    t.c.run_id.in_(run_ids)
+                )
+            )
+        }
+    pools: dict[str, list[tuple[Any, Any, float, float]]] = {"on": [], "off": []}
+    for run_id in run_ids:
+        arrays, r = derived_arrays(cat, run_id), rows[run_id]
+        for state in pools:
+            d = np.asarray(arrays.get(f"{state}_durations_s", []), dtype=np.float64)
+            c = np.asarray(arrays.get(f"{state}_censored", np.zeros(d.size, bool)), dtype=bool)
+            t_min = float(getattr(r, f"{state}_dwell_min_s"))
+            keep = d >= t_min
+            if int((keep & ~c).sum()) and t_min < float(r.trace_duration_s):
+                pools[state].append((d[keep], c[keep], t_min, float(r.trace_duration_s)))
+    fits: dict[str, Any] = {}
+    for state, groups in pools.items():
+        try:
+            fits[state] = pooled_continuous(groups) if groups else None
+        except InvalidValueError:
+            fits[state] = None
+    return fits

@@ -18,7 +18,7 @@ from qdcat import plots
 from qdcat.analyses import DrawInput
 from qdcat.catalog.api import Catalog
 from qdcat.errors import InvalidValueError, NotFoundError
-from qdcat.jobs import derived_arrays, results_for_measurement
+from qdcat.jobs import derived_arrays, result_parts, results_for_measurement
 from qdcat.query import api as q
 
 
@@ -48,6 +48,7 @@ def measurement_figures(cat: Catalog, measurement_id: int) -> dict[str, Any]:
             arrays=derived_arrays(cat, r["run"]),
             raw=partial(cat.read_arrays, measurement_id),
             title=title,
+            parts=result_parts(cat, analysis.name, r["run"]),
         )
         figs.update(analysis.draw(d))
     return figs

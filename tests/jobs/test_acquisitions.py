@@ -40,9 +40,9 @@ def test_a_shared_two_detector_t3_file_gives_decay_blinking_and_pulsed_g2(
     assert out.status == "ingested"
     mid = out.measurement_id
     applies = _applies(populated, mid)
-    assert {a for a, v in applies.items() if v == "yes"} == {"decay", "blinking", "g2_pulsed", "brightness"}
+    assert {a for a, v in applies.items() if v == "yes"} == {"decay", "blinking", "g2_pulsed", "brightness", "levels"}
     by = _analysed(populated)
-    assert set(by) == {"decay", "blinking", "g2_pulsed", "brightness"}
+    assert set(by) == {"decay", "blinking", "g2_pulsed", "brightness", "levels"}
     (decay,) = result_rows(populated, "result_decay")
     raw = populated.raw_asset(mid)
     # every detector feeds the decay: all photons of both channels
@@ -72,7 +72,7 @@ def test_a_simulated_cw_hbt_file_gives_g2_and_blinking(populated: Catalog, tmp_p
     f = _cw_file(tmp_path / "cw.ptu")
     out = ingest_file(populated, IngestItem(f, "g2_cw", "slide-1", dot="d1", setup="hbt"))
     applies = {a for a, v in _applies(populated, out.measurement_id).items() if v == "yes"}
-    assert applies == {"g2_cw", "blinking", "brightness"}
+    assert applies == {"g2_cw", "blinking", "brightness", "levels"}
     assert set(_analysed(populated)) == applies
     # the kind narrows what `analyze --kind` selects, never what applies
     assert (

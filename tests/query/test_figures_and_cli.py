@@ -25,8 +25,8 @@ def test_every_kind_of_result_has_its_figures(analysed: Catalog, tmp_path: Path)
     for m in analysed.list_measurements():
         first.setdefault(m["kind"], m["id"])
     # One acquisition feeds every analysis that applies to it, and shows all of their figures.
-    blinking = {"trace", "on_off", "survival", "brightness"}
-    pulsed = {"decay", "g2_pulsed"} | blinking
+    blinking = {"trace", "on_off", "survival", "brightness", "levels_trace", "dwell_times"}
+    pulsed = {"decay", "g2_pulsed", "flid", "level_decays"} | blinking
     expected = {
         "spectrum": {"spectrum"},
         "ensemble_spectrum": {"spectrum"},
