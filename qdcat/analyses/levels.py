@@ -128,8 +128,10 @@ def fetch(store: TimeTagStore, target: Target, params: Params) -> LevelData:
     if timing == "t3":
         res = float(acq.nanotime_resolution_ps or 1.0)
         bin_ps = res * max(1, round(bin_ps / res))
-    # Whole bins within the period only: a last bin the data cover in part biases the fits.
-    n_bins = max(1, math.floor(period / bin_ps)) if timing else 1
+    peak_ps, last_ps = _delay_range(store, acq) if timing else (0.0, 0.0)
+    # Whole bins only (a last bin the data cover in part biases the fits), up to the period
+    # or the last delay recorded, whichever is later.
+    n_bins = max(1, math.floor(max(period, last_ps + 1.0) / bin_ps)) if timing else 1
     lacc = LevelPhotonAccumulator(
         cp.times_ps,
         levels.segment_level,
@@ -139,10 +141,8 @@ def fetch(store: TimeTagStore, target: Target, params: Params) -> LevelData:
         bin_ps=bin_ps,
         n_bins=n_bins,
         window_ps=round(params["flid_window_ms"] * 1e9),
-        tail_start_ps=_peak_ps(store, acq, bin_ps, n_bins) + params["start_after_peak_ns"] * 1e3
-        if timing
-        else 0.0,
-        tail_stop_ps=period if timing else math.inf,
+        tail_start_ps=peak_ps + params["start_after_peak_ns"] * 1e3 if timing else 0.0,
+        tail_stop_ps=max(period, last_ps + 1.0) if timing else math.inf,
     )
     g2 = _G2Levels(acq, levels.n_levels, timing, period) if acq.has_hbt_pair else None
     for ts, ch, delays in _photons(store, acq):
@@ -154,16 +154,28 @@ def fetch(store: TimeTagStore, target: Target, params: Params) -> LevelData:
     )
 
 
-def _peak_ps(store: TimeTagStore, acq: Acquisition, bin_ps: float, n_bins: int) -> float:
-    """Where the whole acquisition's decay histogram peaks (the FLID windows' tail starts after it)."""
+def _delay_range(store: TimeTagStore, acq: Acquisition) -> tuple[float, float]:
+    """Where the whole acquisition's delay histogram peaks (at 100 ps) and its last delay (ps).
+
+    The FLID windows' tail starts after the peak. The histograms reach the last delay, not
+    just the period: a TAC range can exceed it (a TimeHarp 200's 288 ns at 5 MHz).
+    """
     import numpy as np
 
-    total = np.zeros(n_bins, np.int64)
+    step = 100.0
+    total = np.zeros(1, np.int64)
+    last = 0.0
     for _, _, delays in _photons(store, acq):
         assert delays is not None
-        k = (delays[delays >= 0] // bin_ps).astype(np.int64)
-        total += np.bincount(k[k < n_bins], minlength=n_bins)
-    return float(np.argmax(total)) * bin_ps
+        d = delays[delays >= 0]
+        if d.size == 0:
+            continue
+        last = max(last, float(d.max()))
+        h = np.bincount((d // step).astype(np.int64))
+        if h.size > total.size:
+            total = np.concatenate([total, np.zeros(h.size - total.size, np.int64)])
+        total[: h.size] += h
+    return float(np.argmax(total)) * step, last
 
 
 class _G2Levels:
@@ -248,7 +260,7 @@ def compute(data: LevelData, target: Target, params: Params) -> Computed:
     intensity = lv.intensity_cps
     x = intensity / intensity.max()
     on_level = _on_levels(intensity, params["on_above"])
-    lifetimes, decay_window = _lifetimes(data, params, level_lifetimes)
+    lifetimes, decay_window, background_per_ns = _lifetimes(data, params, level_lifetimes)
     cls = classify_blinking(
         intensity,
         [t.lifetime_ns for t in lifetimes] if lifetimes else np.full(lv.n_levels, np.nan),
@@ -274,7 +286,11 @@ def compute(data: LevelData, target: Target, params: Params) -> Computed:
         "window_level": lp.window_level,
     }
     if data.timing is not None:
-        fm = flid_map(lp)
+        # the background's share of each window's tail photons: a constant rate (counts/s)
+        tail_ns = (lp.tail_stop_ps - lp.tail_start_ps) / 1e3
+        fm = flid_map(
+            lp, background_tail_cps=background_per_ns * tail_ns / float(cp.segment_durations_s.sum())
+        )
         # The store keeps 1-D arrays: 2-D ones flattened, with their shape beside them.
         arrays |= {
             "decays": lp.decays.ravel(),
@@ -328,22 +344,24 @@ def _on_levels(intensity: npt.NDArray[np.float64], on_above: float) -> npt.NDArr
 
 def _lifetimes(
     data: LevelData, params: Params, fit: Any
-) -> tuple[list[Any], tuple[float | None, float | None]]:
-    """Per-level lifetimes in the fit window of the whole acquisition's decay (none without timing)."""
+) -> tuple[list[Any], tuple[float | None, float | None], float]:
+    """Per-level lifetimes in the fit window of the whole acquisition's decay (none without timing),
+    that window, and the whole decay's flat background (counts/ns over the acquisition)."""
     import numpy as np
 
     from qdcat.analysis.fits import fit_decay
 
     if data.timing is None:
-        return [], (None, None)
+        return [], (None, None), 0.0
     decays = data.photons.decays
     edges_ns = np.arange(decays.shape[1] + 1) * data.decay_bin_ps / 1e3
     try:
         whole = fit_decay(edges_ns, decays.sum(axis=0), start_after_peak_ns=params["start_after_peak_ns"])
     except InvalidValueError:
-        return [], (None, None)
+        return [], (None, None), 0.0
     window = (whole.fit_start_ns, whole.fit_stop_ns)
-    return list(fit(edges_ns, decays, fit_start_ns=window[0], fit_stop_ns=window[1])), window
+    taus = list(fit(edges_ns, decays, fit_start_ns=window[0], fit_stop_ns=window[1]))
+    return taus, window, whole.background_counts_per_ns
 
 
 @dataclass(frozen=True)
@@ -413,7 +431,7 @@ def _parts(data: LevelData, x: Any, on_level: Any, lifetimes: list[Any]) -> list
             "intensity_cps": float(lv.intensity_cps[g]),
             "intensity_cps_err": float(lv.intensity_err_cps[g]),
             "intensity_rel": float(x[g]),
-            "photons": int(lv.photons[g]),
+            "photons": int(data.photons.photons[g]),  # every photon, by arrival time
             "dwell_s": float(lv.dwell_s[g]),
             "dwell_fraction": float(lv.dwell_fraction[g]),
             "visits": int(lv.visits[g]),
@@ -536,7 +554,13 @@ LEVELS_PARAMS = (
     Param("min_periods", int, 10, "fewest periods of a state for a per-dot exponent", lo=2, hi=10_000),
     Param("flid_window_ms", float, 10.0, "FLID window", "ms", lo=0.01, hi=1e4),
     Param(
-        "decay_bin_ps", float, 100.0, "delay histogram bin (T3: whole nanotime bins)", "ps", lo=1.0, hi=1e6
+        "decay_bin_ps",
+        float,
+        400.0,
+        "delay histogram bin (T3: whole nanotime bins); coarse, as a level holds few photons",
+        "ps",
+        lo=1.0,
+        hi=1e6,
     ),
     Param(
         "start_after_peak_ns",

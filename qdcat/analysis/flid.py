@@ -320,22 +320,37 @@ class FlidMap:
     counts: I64Array  # (intensity bins, delay bins)
 
 
-def flid_map(lp: LevelPhotons, *, n_intensity: int = 60, n_delay: int = 60, min_tail: int = 5) -> FlidMap:
+def flid_map(
+    lp: LevelPhotons,
+    *,
+    background_tail_cps: float = 0.0,
+    n_intensity: int = 60,
+    n_delay: int = 60,
+    min_tail: int = 5,
+) -> FlidMap:
     """The FLID: each window's intensity against the lifetime from its tail photons' mean delay.
 
     For a mono-exponential truncated to the tail window [0, W) the mean delay is
     ``m = τ − W/(e^{W/τ} − 1)``; it is inverted for τ (:func:`lifetime_from_mean_delay`).
-    A flat background pulls m toward W/2, so background-dominated windows read long.
-    Windows with fewer than ``min_tail`` tail photons, or a mean at or past W/2 (no
-    decay), are left out.
+    A flat background (``background_tail_cps`` of the tail's photons per second, from the
+    whole decay's fit) pulls m toward W/2: its expected photons, at mean W/2, are taken
+    out of each window first. Windows with fewer than ``min_tail`` signal photons in the
+    tail, or a mean at or past W/2 (no decay), are left out.
     """
     rate = lp.window_photons / (lp.window_ps / 1e12)
-    mean_ps = lp.window_tail_delay_ps / np.maximum(lp.window_tail_photons, 1)
     width_ps = lp.tail_stop_ps - lp.tail_start_ps
+    n_bg = max(float(background_tail_cps), 0.0) * lp.window_ps / 1e12
+    signal = lp.window_tail_photons - n_bg
+    half = width_ps / 2 if math.isfinite(width_ps) else 0.0
+    mean_ps = (lp.window_tail_delay_ps - n_bg * half) / np.maximum(signal, 1e-9)
     tau_ns = lifetime_from_mean_delay(mean_ps, width_ps) / 1e3 if math.isfinite(width_ps) else mean_ps / 1e3
-    ok = (lp.window_tail_photons >= min_tail) & np.isfinite(tau_ns)
+    ok = (signal >= min_tail) & np.isfinite(tau_ns)
     i_edges = np.linspace(0.0, max(float(rate.max()), 1.0) * 1.02, n_intensity + 1)
     d_max = float(np.quantile(tau_ns[ok], 0.99)) * 1.3 if ok.any() else 1.0
+    if math.isfinite(width_ps):
+        # A lifetime beyond a third of the tail is barely determined by the mean delay: the map
+        # stops there.
+        d_max = min(d_max, width_ps / 3e3)
     d_edges = np.linspace(0.0, max(d_max, 1e-3), n_delay + 1)
     counts, _, _ = np.histogram2d(rate[ok], tau_ns[ok], bins=(i_edges, d_edges))
     return FlidMap(i_edges, d_edges, counts.astype(np.int64))

@@ -153,7 +153,12 @@ def test_measurement_show_lists_every_analysis_that_applies(run) -> None:  # typ
     ms = json.loads(run("measurement", "list", "--kind", "g2_cw", "--json").stdout)
     rec = json.loads(run("measurement", "show", str(ms[0]["id"]), "--json").stdout)
     rows = {r["analysis"]: r for r in rec["analyses"]}
-    assert {a for a, r in rows.items() if r["applies"] == "yes"} == {"g2_cw", "blinking", "brightness", "levels"}
+    assert {a for a, r in rows.items() if r["applies"] == "yes"} == {
+        "g2_cw",
+        "blinking",
+        "brightness",
+        "levels",
+    }
     assert rows["g2_cw"]["status"] == "current" and rows["g2_cw"]["result"].startswith("g2_zero")
     assert rows["decay"]["applies"] == "no" and rows["decay"]["why / reads"]
     text = run("results", "show", str(ms[0]["id"])).output

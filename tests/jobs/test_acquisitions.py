@@ -40,7 +40,13 @@ def test_a_shared_two_detector_t3_file_gives_decay_blinking_and_pulsed_g2(
     assert out.status == "ingested"
     mid = out.measurement_id
     applies = _applies(populated, mid)
-    assert {a for a, v in applies.items() if v == "yes"} == {"decay", "blinking", "g2_pulsed", "brightness", "levels"}
+    assert {a for a, v in applies.items() if v == "yes"} == {
+        "decay",
+        "blinking",
+        "g2_pulsed",
+        "brightness",
+        "levels",
+    }
     by = _analysed(populated)
     assert set(by) == {"decay", "blinking", "g2_pulsed", "brightness", "levels"}
     (decay,) = result_rows(populated, "result_decay")
