@@ -20,6 +20,7 @@ from qdcat.errors import ConfigError
 ENV_HOME = "QDCAT_HOME"
 ENV_DATABASE_URL = "QDCAT_DATABASE_URL"
 ENV_STORE_URL = "QDCAT_STORE_URL"
+ENV_USER = "QDCAT_USER"
 CONFIG_FILENAME = "qdcat.toml"
 DEFAULT_DB_FILENAME = "catalog.sqlite"
 DEFAULT_STORE_DIRNAME = "store"
@@ -37,6 +38,7 @@ class Config:
     database_url: str
     store_url: str
     sources: Mapping[str, str] = field(default_factory=dict)
+    user: str = ""  # who the catalog's history names for changes made through this configuration
 
     @property
     def config_file(self) -> Path:
@@ -196,12 +198,24 @@ def load_config(
     store_raw, sources["store_url"] = pick(
         "store_url", store_url, ENV_STORE_URL, str(home_path / DEFAULT_STORE_DIRNAME)
     )
+    user, sources["user"] = pick("user", None, ENV_USER, _os_user())
     return Config(
         home=home_path,
         database_url=normalize_database_url(db_raw, base=home_path),
         store_url=normalize_store_url(store_raw, base=home_path),
         sources=sources,
+        user=user.strip()[:100] or _os_user(),
     )
+
+
+def _os_user() -> str:
+    """The operating-system user (the history's default 'who')."""
+    import getpass
+
+    try:
+        return getpass.getuser()[:100] or "unknown"
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
 def write_config_file(config: Config) -> Path:

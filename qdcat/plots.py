@@ -60,7 +60,7 @@ __all__ = [
 
 FIGSIZE = (6.0, 4.0)  # inches
 DPI = 150  # a saved PNG is FIGSIZE × DPI = 900 × 600 pixels
-_FORMATS = {".png": "png", ".svg": "svg"}
+_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 _DATA = "tab:blue"
 _FIT = "tab:red"
@@ -177,21 +177,33 @@ def _bin_edges(name: str, t: FloatArray, n: int) -> FloatArray:
 # --------------------------------------------------------------------------- saving
 
 
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` as PNG or SVG (chosen by the suffix) at 150 dpi; create missing folders.
+def save_figure(
+    fig: Figure, path: str | Path, *, dpi: float = DPI, size_in: tuple[float, float] | None = None
+) -> Path:
+    """Write ``fig`` to ``path`` as PNG, SVG or PDF (chosen by the suffix); create missing folders.
 
-    Returns the path written. Any other suffix raises :class:`InvalidValueError`.
+    ``dpi`` sets the raster resolution (PNG; 150 by default), ``size_in`` the figure's
+    size in inches (width, height; a journal column is ~3.4 in wide). Vector formats
+    (SVG, PDF) carry no date, so the same figure gives the same file. Returns the path
+    written; any other suffix raises :class:`InvalidValueError`.
     """
     p = Path(path)
     fmt = _FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise InvalidValueError(
-            f"cannot save a figure as {p.name!r}: the suffix must be .png or .svg, got {p.suffix or 'none'!r}"
+            f"cannot save a figure as {p.name!r}: the suffix must be .png, .svg or .pdf, "
+            f"got {p.suffix or 'none'!r}"
         )
+    if not (math.isfinite(dpi) and 20 <= dpi <= 2400):
+        raise InvalidValueError(f"dpi must lie in [20, 2400], got {dpi}")
+    if size_in is not None:
+        w, h = size_in
+        if not (0.5 <= w <= 40 and 0.5 <= h <= 40):
+            raise InvalidValueError(f"figure size must be 0.5–40 inches each way, got {w} × {h}")
+        fig.set_size_inches(w, h)
     p.parent.mkdir(parents=True, exist_ok=True)
-    # No date in the SVG, so the same figure gives the same file.
-    metadata = {"Date": None} if fmt == "svg" else None
-    fig.savefig(p, dpi=DPI, format=fmt, metadata=metadata)
+    metadata = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else None)
+    fig.savefig(p, dpi=dpi, format=fmt, metadata=metadata)
     return p
 
 

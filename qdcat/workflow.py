@@ -8,10 +8,13 @@ composed here, for the CLI and the Python API alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from qdcat.catalog.api import Catalog
+from qdcat.catalog.records import EditRecord
+from qdcat.errors import InvalidValueError
 from qdcat.ingest.pipeline import IngestItem, IngestOutcome, ingest_many
 
 
@@ -47,3 +50,40 @@ def ingest(
     outcomes = ingest_many(cat, items, on_file=on_file, on_events=on_events)
     stale = refresh_staleness(cat) if any(o.status == "ingested" for o in outcomes) else 0
     return IngestReport(outcomes, stale)
+
+
+@dataclass(frozen=True)
+class EditReport:
+    edit: EditRecord
+    stale: int  # current results whose inputs the edit changed (now stale: `qdcat analyze` redoes them)
+
+
+def edit(
+    cat: Catalog, entity: str, ref: Any, changes: Mapping[str, Any], *, reason: str | None = None
+) -> EditReport:
+    """Correct a sample, specimen, dot (``ref`` = "specimen/label"), setup or measurement (its id),
+    record it in the history, and mark stale the results whose inputs it changed."""
+    from qdcat.jobs import refresh_kind_preference, refresh_staleness
+
+    if entity == "sample":
+        rec = cat.update_sample(str(ref), changes, reason=reason)
+    elif entity == "specimen":
+        rec = cat.update_specimen(str(ref), changes, reason=reason)
+    elif entity == "dot":
+        specimen, sep, label = str(ref).partition("/")
+        if not sep:
+            raise InvalidValueError(f"name a dot as SPECIMEN/LABEL (slide-1/QD001), got {ref!r}")
+        rec = cat.update_dot(specimen, label, changes, reason=reason)
+    elif entity == "setup":
+        rec = cat.update_setup(str(ref), changes, reason=reason)
+    elif entity == "measurement":
+        rec = cat.update_measurement(ref, changes, reason=reason)
+    else:
+        raise InvalidValueError(
+            f"cannot edit a {entity!r}; choose sample, specimen, dot, setup or measurement"
+        )
+    changed = {f for f, _ in rec.changes}
+    if entity == "measurement" and "kind" in changed:
+        refresh_kind_preference(cat, [rec.id])
+    stale = refresh_staleness(cat) if changed else 0
+    return EditReport(rec, stale)

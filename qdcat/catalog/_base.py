@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qdcat.catalog import db
 from qdcat.catalog._parse import parse_id
-from qdcat.catalog.models import Dot, Measurement, Sample, Setup, Specimen
+from qdcat.catalog.models import AuditEvent, Dot, Measurement, Sample, Setup, Specimen
 from qdcat.config import Config
 from qdcat.errors import AlreadyExistsError, NotFoundError
 
@@ -26,6 +26,21 @@ if TYPE_CHECKING:  # the store pulls in zarr and numba: imported when first used
     from qdcat.catalog._specs import MeasurementSpec
     from qdcat.catalog.records import DeletionImpact, MeasurementRecord
     from qdcat.store.timetags import TimeTagStore
+
+
+def audit_json(value: Any) -> str | None:
+    """A value as the history stores it: JSON text (enums by value, dates as ISO text)."""
+    import datetime as dt
+    import enum
+    import json
+
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        value = value.value
+    elif isinstance(value, dt.datetime | dt.date):
+        value = value.isoformat()
+    return json.dumps(value, ensure_ascii=False)
 
 
 def columns_of(obj: Any, record: type[Any]) -> dict[str, Any]:
@@ -55,6 +70,41 @@ class CatalogBase:
 
     def __repr__(self) -> str:
         return f"Catalog(database={self.engine.url!r}, store={self.config.store_url!r})"
+
+    @property
+    def user(self) -> str:
+        """Who the history names for changes made through this catalog object."""
+        from qdcat.config import _os_user
+
+        return self.config.user or _os_user()
+
+    def _audit(
+        self,
+        s: Session,
+        action: str,
+        entity: str,
+        entity_id: int,
+        label: str,
+        *,
+        field: str | None = None,
+        old: Any = None,
+        new: Any = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record one change in the history, in the transaction of the change itself."""
+        s.add(
+            AuditEvent(
+                who=self.user,
+                action=action,
+                entity=entity,
+                entity_id=int(entity_id),
+                entity_label=label[:255],
+                field=field,
+                old_value=audit_json(old),
+                new_value=audit_json(new),
+                reason=(reason or None),
+            )
+        )
 
     @property
     def store(self) -> TimeTagStore:
@@ -138,7 +188,7 @@ class CatalogBase:
         """What deleting a sample or specimen would take with it (``_measurements``)."""
         raise NotImplementedError
 
-    def _delete_measurements(self, s: Session, ids: Sequence[int]) -> list[int]:
+    def _delete_measurements(self, s: Session, ids: Sequence[int], *, reason: str | None = None) -> list[int]:
         """Delete measurements' rows, marking their assets for removal (``_measurements``)."""
         raise NotImplementedError
 

@@ -144,7 +144,7 @@ class MeasurementsMixin(CatalogBase):
             )
 
     # -- deletion ----------------------------------------------------------------
-    def _delete_measurements(self, s: Session, ids: Sequence[int]) -> list[int]:
+    def _delete_measurements(self, s: Session, ids: Sequence[int], *, reason: str | None = None) -> list[int]:
         """Delete measurements and their analysis runs; mark their assets for removal."""
         if not ids:
             return []
@@ -164,6 +164,9 @@ class MeasurementsMixin(CatalogBase):
             a.measurement_id = None
         s.flush()
         for m in s.scalars(select(Measurement).where(Measurement.id.in_(ids))):
+            self._audit(
+                s, "delete", "measurement", m.id, f"measurement {m.id} ({m.kind.value})", reason=reason
+            )
             s.delete(m)
         s.flush()
         return [a.id for a in assets]
@@ -191,10 +194,10 @@ class MeasurementsMixin(CatalogBase):
                 raw_bytes=int(stored or 0),
             )
 
-    def delete_measurement(self, measurement_id: int) -> None:
+    def delete_measurement(self, measurement_id: int, *, reason: str | None = None) -> None:
         with self.session() as s:
             self._get_measurement(s, measurement_id)
-            asset_ids = self._delete_measurements(s, [int(measurement_id)])
+            asset_ids = self._delete_measurements(s, [int(measurement_id)], reason=reason)
         self._purge_deleting(asset_ids)
 
 

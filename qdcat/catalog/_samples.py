@@ -329,21 +329,25 @@ class SamplesMixin(CatalogBase):
             ]
 
     # -- deletion ----------------------------------------------------------------
-    def delete_dot(self, specimen: str, label: str, *, force: bool = False) -> DotDeletion:
+    def delete_dot(
+        self, specimen: str, label: str, *, force: bool = False, reason: str | None = None
+    ) -> DotDeletion:
         with self.session() as s:
-            dot = self._get_dot(s, self._get_specimen(s, specimen), label)
+            sp = self._get_specimen(s, specimen)
+            dot = self._get_dot(s, sp, label)
             m_ids = s.scalars(select(Measurement.id).where(Measurement.dot_id == dot.id)).all()
             if m_ids and not force:
                 raise InUseError(
                     f"dot {label!r} has {len(m_ids)} measurement(s) with raw data; "
                     "pass --force to delete them too"
                 )
-            asset_ids = self._delete_measurements(s, m_ids)
+            asset_ids = self._delete_measurements(s, m_ids, reason=reason)
+            self._audit(s, "delete", "dot", dot.id, f"{sp.name}/{dot.label}", reason=reason)
             s.delete(dot)
         self._purge_deleting(asset_ids)
         return DotDeletion(measurements=len(m_ids))
 
-    def delete_specimen(self, name: str, *, force: bool = False) -> DeletionImpact:
+    def delete_specimen(self, name: str, *, force: bool = False, reason: str | None = None) -> DeletionImpact:
         impact = self.deletion_impact(specimen=name)
         if (impact.dots or impact.measurements) and not force:
             raise InUseError(
@@ -352,22 +356,29 @@ class SamplesMixin(CatalogBase):
             )
         with self.session() as s:
             sp = self._get_specimen(s, name)
-            asset_ids = self._delete_specimens(s, [sp.id])
+            asset_ids = self._delete_specimens(s, [sp.id], reason=reason)
         self._purge_deleting(asset_ids)
         return impact
 
-    def _delete_specimens(self, s: Session, spec_ids: Sequence[int]) -> list[int]:
+    def _delete_specimens(
+        self, s: Session, spec_ids: Sequence[int], *, reason: str | None = None
+    ) -> list[int]:
         m_ids = s.scalars(select(Measurement.id).where(Measurement.specimen_id.in_(spec_ids))).all()
-        asset_ids = self._delete_measurements(s, m_ids)
+        asset_ids = self._delete_measurements(s, m_ids, reason=reason)
+        names = {
+            i: n for i, n in s.execute(select(Specimen.id, Specimen.name).where(Specimen.id.in_(spec_ids)))
+        }
         for d in s.scalars(select(Dot).where(Dot.specimen_id.in_(spec_ids))):
+            self._audit(s, "delete", "dot", d.id, f"{names.get(d.specimen_id)}/{d.label}", reason=reason)
             s.delete(d)
         s.flush()
         for sp in s.scalars(select(Specimen).where(Specimen.id.in_(spec_ids))):
+            self._audit(s, "delete", "specimen", sp.id, sp.name, reason=reason)
             s.delete(sp)
         s.flush()
         return asset_ids
 
-    def delete_sample(self, name: str, *, force: bool = False) -> DeletionImpact:
+    def delete_sample(self, name: str, *, force: bool = False, reason: str | None = None) -> DeletionImpact:
         """Delete a sample; with ``force`` also its specimens, dots, measurements and raw data."""
         impact = self.deletion_impact(sample=name)
         if (impact.specimens or impact.measurements) and not force:
@@ -379,7 +390,8 @@ class SamplesMixin(CatalogBase):
         with self.session() as s:
             smp = self._get_sample(s, name)
             spec_ids = s.scalars(select(Specimen.id).where(Specimen.sample_id == smp.id)).all()
-            asset_ids = self._delete_specimens(s, spec_ids)
+            asset_ids = self._delete_specimens(s, spec_ids, reason=reason)
+            self._audit(s, "delete", "sample", smp.id, smp.name, reason=reason)
             s.delete(smp)
         self._purge_deleting(asset_ids)
         return impact

@@ -25,6 +25,7 @@ import os
 from sqlalchemy import exc as sa_exc
 
 from qdcat.catalog import db
+from qdcat.catalog._curation import CurationMixin
 from qdcat.catalog._maintenance import (
     DEFAULT_PENDING_GRACE,
     PARTIAL_GRACE,
@@ -112,7 +113,7 @@ __all__ = [
 ]
 
 
-class Catalog(SamplesMixin, SetupsMixin, MeasurementsMixin, RawDataMixin, MaintenanceMixin):
+class Catalog(SamplesMixin, SetupsMixin, MeasurementsMixin, RawDataMixin, MaintenanceMixin, CurationMixin):
     """A catalog database plus its raw-data store. Use :func:`open_catalog`.
 
     By noun: samples, specimens and dots (``add_sample``, ``list_dots``,

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Table, and_, false, func, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, exists, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from qdcat.catalog.models import AnalysisRun, Base, Dot, Measurement
+from qdcat.catalog.models import AnalysisRun, Base, CuratedEntity, Dot, Exclusion, Measurement
 
-__all__ = ["refresh", "refresh_all", "result_tables"]
+__all__ = ["excluded_result", "refresh", "refresh_all", "result_tables"]
 
 _CHUNK = 500  # dot ids per statement: well inside every backend's bound-parameter limit
 
@@ -75,12 +75,24 @@ def refresh(s: Session, table: Table, dot_ids: Iterable[int | None]) -> None:
             select(table.c.run_id, rank)
             .join(AnalysisRun, and_(AnalysisRun.id == table.c.run_id, AnalysisRun.is_current.is_(True)))
             .outerjoin(Measurement, Measurement.id == table.c.measurement_id)
-            .where(table.c.dot_id.in_(part))
+            .where(table.c.dot_id.in_(part), ~excluded_result(table))
             .subquery()
         )
         best = select(ranked.c.run_id).where(ranked.c.rank_in_dot == 1)
         s.execute(update(table).where(table.c.run_id.in_(best)).values(representative=true()))
     s.flush()
+
+
+def excluded_result(table: Table) -> ColumnElement[bool]:
+    """A result row whose run or measurement a lab excluded (curation): it stands for no dot."""
+    return exists().where(
+        or_(
+            and_(Exclusion.entity == CuratedEntity.RESULT, Exclusion.entity_id == table.c.run_id),
+            and_(
+                Exclusion.entity == CuratedEntity.MEASUREMENT, Exclusion.entity_id == table.c.measurement_id
+            ),
+        )
+    )
 
 
 def refresh_all(s: Session, table: Table) -> None:

@@ -477,6 +477,68 @@ class AnalysisRunInput(Base):
     run: Mapped[AnalysisRun] = relationship(back_populates="inputs")
 
 
+class CuratedEntity(enum.StrEnum):
+    """What a tag or an exclusion can mark."""
+
+    DOT = "dot"
+    MEASUREMENT = "measurement"
+    RESULT = "result"  # an analysis run's result
+
+
+class AuditEvent(Base):
+    """One change to the catalog: who, when, what (entity, field, old → new) and why.
+
+    Written in the transaction of the change itself, so a change and its record
+    land together or not at all. Values are JSON text (a number, a text, null).
+    ``entity_id`` stays after the entity is deleted: the history outlives it.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    who: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(
+        String(16), index=True
+    )  # update, delete, tag, untag, exclude, include
+    entity: Mapped[str] = mapped_column(String(16))  # sample, specimen, dot, setup, measurement, result
+    entity_id: Mapped[int] = mapped_column(Integer)
+    entity_label: Mapped[str] = mapped_column(String(255))  # "slide-1/QD001", "measurement 17"
+    field: Mapped[str | None] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Tag(Base):
+    """A label a lab puts on a dot, a measurement or a result ("Fig. 3 dot", "batch 2")."""
+
+    __tablename__ = "tag"
+    __table_args__ = (UniqueConstraint("entity", "entity_id", "tag", name="uq_tag_entity_tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[CuratedEntity] = mapped_column(_enum(CuratedEntity, "curated_entity"))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    tag: Mapped[str] = mapped_column(String(64), index=True)
+    who: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Exclusion(Base):
+    """A dot, measurement or result left out of population answers, with why, who and when."""
+
+    __tablename__ = "exclusion"
+    __table_args__ = (UniqueConstraint("entity", "entity_id", name="uq_exclusion_entity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[CuratedEntity] = mapped_column(_enum(CuratedEntity, "curated_entity"))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    who: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # Result tables (``result_<analysis>``) are declared with their analyses, in
 # ``qdcat/analyses/<name>.py``, on this same metadata: ``qdcat.analyses.metadata()``
 # is the whole schema.

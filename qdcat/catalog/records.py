@@ -21,13 +21,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 from qdcat.catalog.models import ChannelRole, DataKind, ExcitationMode, MeasurementKind, SpecimenPurpose
 
 __all__ = [
+    "AuditRecord",
     "CatalogStatus",
     "ChannelRecord",
+    "CurationRecord",
     "DeletionImpact",
     "DotDeletion",
     "DotImport",
     "DotRecord",
     "DotSummary",
+    "EditRecord",
     "MeasurementRecord",
     "MeasurementRef",
     "MeasurementSummary",
@@ -263,6 +266,53 @@ class DeletionImpact(Record):
     dots: int
     measurements: int
     raw_bytes: int
+
+
+# ---------------------------------------------------------------------------
+# edits, history, curation
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, eq=False)
+class EditRecord(Record):
+    """What an edit changed: per field, (old, new) as plain values."""
+
+    entity: str
+    id: int
+    label: str
+    changes: tuple[tuple[str, tuple[Any, Any]], ...]
+
+    _VIEWS: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "changes": lambda c: {f: {"old": o, "new": n} for f, (o, n) in c}
+    }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AuditRecord(Record):
+    """One change in the catalog's history."""
+
+    id: int
+    at: dt.datetime
+    who: str
+    action: str
+    entity: str
+    entity_id: int
+    entity_label: str
+    field: str | None
+    old: Any
+    new: Any
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CurationRecord(Record):
+    """A tag or an exclusion on a dot, measurement or result."""
+
+    kind: str  # "tag" or "exclusion"
+    entity: str
+    entity_id: int
+    label: str
+    value: str  # the tag, or the exclusion's reason
+    who: str
+    at: dt.datetime
 
 
 # ---------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from qdcat.cli._app import app, main
 # commands, then the sub-apps, in the order these imports make them.
 # isort: off
 from qdcat.cli import admin  # noqa: F401
+from qdcat.cli import backup  # noqa: F401
 from qdcat.cli import samples  # noqa: F401
+from qdcat.cli import curation  # noqa: F401
 from qdcat.cli import setups  # noqa: F401
 from qdcat.cli import measurements  # noqa: F401
 from qdcat.cli import ingest  # noqa: F401

@@ -123,6 +123,10 @@ FlaggedOpt = Annotated[
     bool,
     typer.Option("--include-flagged", help="Keep results whose quantity failed QC (left out by default)."),
 ]
+ExcludedOpt = Annotated[
+    bool,
+    typer.Option("--include-excluded", help="Keep dots, measurements and results excluded by curation."),
+]
 SourceOpt = Annotated[
     str,
     typer.Option(

@@ -120,10 +120,12 @@ def stderr_console() -> Any:
     return _console(stderr=True)
 
 
-def _say_flagged(n: int, reasons: tuple[str, ...] = ()) -> None:
+def _say_flagged(n: int, reasons: tuple[str, ...] = (), excluded: int = 0) -> None:
     if n:
         why = f" ({'; '.join(reasons)})" if reasons else ""
         say(f"left out {n} result(s) that failed QC{why}; --include-flagged keeps them")
+    if excluded:
+        say(f"left out {excluded} excluded by curation (`qdcat curate list` says why)")
 
 
 def _nan_to_none(df: Any) -> list[dict[str, Any]]:

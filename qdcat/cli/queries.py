@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from qdcat.cli._app import CsvOpt, FlaggedOpt, JsonOpt, SampleOpt, SourceOpt, WhereOpt, _catalog, _sub, app
+from qdcat.cli._app import (
+    CsvOpt,
+    ExcludedOpt,
+    FlaggedOpt,
+    JsonOpt,
+    SampleOpt,
+    SourceOpt,
+    WhereOpt,
+    _catalog,
+    _sub,
+    app,
+)
 from qdcat.cli.output import _columns, _emit_frame, _say_flagged, pick_format, render_record, render_rows
 
 query_app = _sub("query", "Population queries: dots or results, filtered, as a table, CSV, JSON or Parquet.")
@@ -35,18 +46,30 @@ def query_dots(
     where: WhereOpt = None,
     columns: Annotated[str | None, typer.Option(help="Comma-separated field names.")] = None,
     parquet: Annotated[Path | None, typer.Option(help="Write a Parquet file instead of printing.")] = None,
+    include_excluded: ExcludedOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """One row per dot with its current results (spectrum, decay, g2, blinking, power series)."""
+    """One row per dot with its current results (spectrum, decay, g2, blinking, power series).
+
+    Example: qdcat query dots --sample InP-A --where "g2_zero < 0.2" --columns dot,g2_zero,lifetime_ns
+    """
     from qdcat.query import api as q
 
     cols = _columns(columns)
     if cols is None and not (as_json or as_csv or parquet):
         cols = list(_DOT_TABLE)  # a screenful; files and JSON get every field
     with _catalog(ctx) as cat:
-        df = q.dots(cat, sample=sample, specimen=specimen, where=where, columns=cols)
+        df = q.dots(
+            cat,
+            sample=sample,
+            specimen=specimen,
+            where=where,
+            columns=cols,
+            include_excluded=include_excluded,
+        )
     _emit_frame(df, as_json=as_json, as_csv=as_csv, parquet=parquet, title=f"dots ({len(df)})")
+    _say_flagged(0, (), df.attrs.get("excluded", 0))
 
 
 @query_app.command("results")
@@ -63,10 +86,14 @@ def query_results(
         bool, typer.Option("--all", help="Also results that are no longer current.")
     ] = False,
     parquet: Annotated[Path | None, typer.Option(help="Write a Parquet file instead of printing.")] = None,
+    include_excluded: ExcludedOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """One row per result of an analysis, with its measurement, settings and provenance."""
+    """One row per result of an analysis (or per level: levels.level), with its measurement and settings.
+
+    Example: qdcat query results levels.level --where "lifetime_ns < 5 and intensity_rel < 0.3"
+    """
     from qdcat.query import api as q
 
     with _catalog(ctx) as cat:
@@ -78,8 +105,10 @@ def query_results(
             where=where,
             columns=_columns(columns),
             include_old=include_old,
+            include_excluded=include_excluded,
         )
     _emit_frame(df, as_json=as_json, as_csv=as_csv, parquet=parquet, title=f"{analysis} results ({len(df)})")
+    _say_flagged(0, (), df.attrs.get("excluded", 0))
 
 
 @query_app.command("fields")
@@ -113,7 +142,7 @@ def stats(
         df = q.population(
             cat, param, by=by, source=source, sample=sample, where=where, include_flagged=include_flagged
         )
-    _say_flagged(df.attrs.get("flagged", 0), df.attrs.get("flagged_reasons", ()))
+    _say_flagged(df.attrs.get("flagged", 0), df.attrs.get("flagged_reasons", ()), df.attrs.get("excluded", 0))
     df = df.reset_index()
     _emit_frame(df, as_json=as_json, as_csv=as_csv, parquet=None, title=f"{param}")
 

@@ -202,6 +202,38 @@ def dot_list(
         )
 
 
+@dot_app.command("show")
+def dot_show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="SPECIMEN/LABEL, e.g. slide-1/QD001.")],
+    figures: Annotated[
+        Path | None, typer.Option(help="Also write every figure of its measurements into this folder.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One dot whole: position, notes, tags, exclusion, measurements, current results with QC, history.
+
+    Example: qdcat dot show slide-1/QD001 --figures qd001/
+    """
+    from qdcat.query.cards import dot_card
+
+    with _catalog(ctx) as cat:
+        card = dot_card(cat, ref, figures_dir=figures)
+    fmt = pick_format(as_json, False)
+    if fmt.value == "json":
+        render_record(card.to_dict(), fmt)
+        return
+    d = card.to_dict()
+    head = d["dot"] | {"tags": ", ".join(card.tags) or None, "excluded": card.excluded}
+    render_record(head, fmt, title=f"dot {ref}")
+    render_rows(card.measurements, fmt, title="measurements")
+    render_rows(card.results, fmt, title="current results")
+    if card.history:
+        render_rows(card.history, fmt, title="history")
+    if card.figures:
+        say(f"{len(card.figures)} figure(s) in {figures}")
+
+
 @dot_app.command("delete")
 def dot_delete(
     ctx: typer.Context,

@@ -302,6 +302,30 @@ def refresh_staleness(cat: Catalog, *, analyses: Iterable[str] | None = None) ->
     return n
 
 
+def refresh_kind_preference(cat: Catalog, measurement_ids: Iterable[int]) -> None:
+    """After a measurement's kind changed: whether its results' kind names their analysis, and
+    which result stands for each dot (a g2_cw acquisition re-labelled as a decay, say)."""
+    ids = [int(i) for i in measurement_ids]
+    if not ids:
+        return
+    with cat.session() as s:
+        kinds = {
+            i: k
+            for i, k in s.execute(select(Measurement.id, Measurement.kind).where(Measurement.id.in_(ids)))
+        }
+        for a in registry.registry().values():
+            t = a.table
+            rows = s.execute(
+                select(t.c.run_id, t.c.measurement_id, t.c.dot_id).where(t.c.measurement_id.in_(ids))
+            )
+            dots = set()
+            for run_id, mid, dot in rows:
+                preferred = str(getattr(kinds.get(mid), "value", kinds.get(mid))) in a.primary_kinds
+                s.execute(update(t).where(t.c.run_id == run_id).values(kind_preferred=preferred))
+                dots.add(dot)
+            current.refresh(s, t, dots)
+
+
 def _make_current(s: Any, run: AnalysisRun) -> None:
     s.execute(
         update(AnalysisRun)
@@ -906,6 +930,11 @@ def results_for_measurement(
         return out
 
 
+def headline(analysis: str, row: Mapping[str, Any] | None) -> str:
+    """A result row in one line: its headline quantities with errors, and its flags."""
+    return _summary(registry.get(analysis), row)
+
+
 def _summary(analysis: Analysis, row: RowMapping | Mapping[str, Any] | None) -> str:
     """The analysis's first declared quantity of a result row, as "name value ± err"."""
     if row is None:
@@ -916,6 +945,8 @@ def _summary(analysis: Analysis, row: RowMapping | Mapping[str, Any] | None) -> 
         v, e = row.get(name), row.get(f"{name}_err")
         if isinstance(v, float):
             parts.append(f"{name} {v:.4g}" + (f" ± {e:.2g}" if e is not None else ""))
+        elif isinstance(v, int | str) and not isinstance(v, bool):
+            parts.append(f"{name} {v}")
     return ", ".join(parts) + (f" ({row['flags']})" if row.get("flags") else "")
 
 

@@ -47,9 +47,12 @@ from sqlalchemy.sql import ColumnElement
 from qdcat import analyses as registry
 from qdcat.analyses._base import CHOICE_COLUMNS, KEY_COLUMNS, PART_COLUMN, QC_COLUMNS, QC_FAIL
 from qdcat.catalog.api import Catalog
+from qdcat.catalog.current import excluded_result
 from qdcat.catalog.models import (
     AnalysisRun,
+    CuratedEntity,
     Dot,
+    Exclusion,
     InstrumentSettings,
     Measurement,
     Sample,
@@ -257,6 +260,7 @@ def dots_select(
     with_results_only: bool = True,
     require: Sequence[str] = (),
     ordered: bool = True,
+    include_excluded: bool = False,
 ) -> Select[Any]:
     """The SQL statement behind :func:`dots` (for EXPLAIN and for callers that stream rows).
 
@@ -281,6 +285,8 @@ def dots_select(
         .join(Sample, Sample.id == Specimen.sample_id)
     )
     q = _apply(q, available, where=where, columns=columns, sample=sample, specimen=specimen)
+    if not include_excluded:
+        q = q.where(~_dot_excluded(Dot.id))
     for name in require:
         q = q.where(available[name].is_not(None))
     used = {owner[n] for n in available.used if n in owner}
@@ -310,10 +316,14 @@ def dots(
     where: str | None = None,
     columns: Sequence[str] | None = None,
     with_results_only: bool = True,
+    include_excluded: bool = False,
 ) -> pd.DataFrame:
     """One row per dot with its current results; see :func:`dot_columns` and :func:`fields`.
 
-    ``with_results_only`` drops dots without any analysed result.
+    ``with_results_only`` drops dots without any analysed result. Dots a lab excluded
+    (``qdcat curate exclude``) are left out unless ``include_excluded``; so are excluded
+    measurements' and results' values (another result of the dot stands for it).
+    ``attrs["excluded"]`` counts the excluded dots of the selection.
     """
     q = dots_select(
         cat,
@@ -322,8 +332,78 @@ def dots(
         where=where,
         columns=columns,
         with_results_only=with_results_only,
+        include_excluded=include_excluded,
     )
-    return _frame(cat, q)
+    df = _frame(cat, q)
+    df.attrs["excluded"] = (
+        0 if include_excluded else excluded_count(cat, "dots", sample=sample, specimen=specimen)
+    )
+    return df
+
+
+def _dot_excluded(dot_id: Any) -> ColumnElement[bool]:
+    return exists().where(Exclusion.entity == CuratedEntity.DOT, Exclusion.entity_id == dot_id)
+
+
+def excluded_count(
+    cat: Catalog, source: str, *, sample: str | Sequence[str] | None = None, specimen: str | None = None
+) -> int:
+    """How many rows of ``source`` curation leaves out of the selection: for the dots view, the
+    dots excluded or with an excluded measurement or result; else the current results of
+    excluded dots, measurements or runs."""
+    from sqlalchemy import func
+
+    with cat.engine.connect() as conn:
+        if not conn.execute(select(func.count()).select_from(Exclusion)).scalar():
+            return 0
+        if source == "dots":
+            # dots excluded, and dots with an excluded measurement or result (their values left out)
+            from qdcat.catalog.models import AnalysisRunInput
+
+            touched = (
+                select(Measurement.dot_id)
+                .join(
+                    Exclusion,
+                    and_(
+                        Exclusion.entity == CuratedEntity.MEASUREMENT, Exclusion.entity_id == Measurement.id
+                    ),
+                )
+                .union(
+                    select(Measurement.dot_id)
+                    .join(AnalysisRunInput, AnalysisRunInput.measurement_id == Measurement.id)
+                    .join(
+                        Exclusion,
+                        and_(
+                            Exclusion.entity == CuratedEntity.RESULT,
+                            Exclusion.entity_id == AnalysisRunInput.run_id,
+                        ),
+                    ),
+                    select(Exclusion.entity_id).where(Exclusion.entity == CuratedEntity.DOT),
+                )
+                .subquery()
+            )
+            q = select(func.count(Dot.id)).join(Specimen, Specimen.id == Dot.specimen_id)
+            q = q.join(Sample, Sample.id == Specimen.sample_id).where(Dot.id.in_(select(touched.c[0])))
+        else:
+            t = registry.source(source).table
+            q = (
+                select(func.count())
+                .select_from(t)
+                .join(AnalysisRun, AnalysisRun.id == t.c.run_id)
+                .join(Specimen, Specimen.id == t.c.specimen_id)
+                .join(Sample, Sample.id == Specimen.sample_id)
+                .where(AnalysisRun.is_current.is_(True), _result_excluded(t))
+            )
+        if sample:
+            q = q.where(Sample.name.in_([sample] if isinstance(sample, str) else list(sample)))
+        if specimen:
+            q = q.where(Specimen.name == specimen)
+        return int(conn.execute(q).scalar() or 0)
+
+
+def _result_excluded(t: Any) -> ColumnElement[bool]:
+    """A result (or part) row whose run, measurement or dot is excluded."""
+    return or_(excluded_result(t), _dot_excluded(t.c.dot_id))
 
 
 def results(
@@ -335,8 +415,12 @@ def results(
     where: str | None = None,
     columns: Sequence[str] | None = None,
     include_old: bool = False,
+    include_excluded: bool = False,
 ) -> pd.DataFrame:
     """One row per result of ``analysis`` (current ones unless ``include_old``).
+
+    Results of dots, measurements or runs a lab excluded are left out unless
+    ``include_excluded`` (``attrs["excluded"]`` counts them).
 
     ``analysis`` may name an analysis's parts (``"levels.level"``): one row per part
     (intensity level) of each result, with the result's dot and measurement.
@@ -373,9 +457,15 @@ def results(
     )
     if not include_old:
         q = q.where(AnalysisRun.is_current.is_(True))
+    if not include_excluded:
+        q = q.where(~_result_excluded(t))
     q = _apply(q, available, where=where, columns=columns, sample=sample, specimen=specimen)
     order = [t.c.run_id, *([t.c[PART_COLUMN]] if PART_COLUMN in t.c else [])]
-    return _frame(cat, q.order_by(*order))
+    df = _frame(cat, q.order_by(*order))
+    df.attrs["excluded"] = (
+        0 if include_excluded else excluded_count(cat, analysis, sample=sample, specimen=specimen)
+    )
+    return df
 
 
 # ----------------------------------------------------------------------------- statistics over views
@@ -388,6 +478,7 @@ class View:
     frame: pd.DataFrame
     flagged: int  # rows dropped because a quantity asked for failed QC
     reasons: tuple[str, ...]  # the QC reasons of the rows dropped, most frequent first
+    excluded: int = 0  # rows a lab's curation left out (excluded dots, measurements, results)
 
 
 def population_rows(
@@ -419,8 +510,13 @@ def population_rows(
         if source == "dots"
         else results(cat, source, columns=cols, **select_kw)
     )
+    if source == "dots" and not select_kw.get("include_excluded"):
+        df.attrs["excluded"] = excluded_count(
+            cat, "dots", sample=select_kw.get("sample"), specimen=select_kw.get("specimen")
+        )
     if include_flagged or not owners:
-        return View(df.drop(columns=[c for c in extra if c not in needed and c != by]), 0, ())
+        kept = df.drop(columns=[c for c in extra if c not in needed and c != by])
+        return View(kept, 0, (), int(df.attrs.get("excluded", 0)))
     bad = pd.Series(False, index=df.index)
     reasons: list[str] = []
     for p, (analysis, column) in owners.items():
@@ -432,7 +528,9 @@ def population_rows(
         bad |= drop
     counts = pd.Series(reasons, dtype=object).value_counts()
     keep = df[~bad].drop(columns=[c for c in extra if c not in needed and c != by])
-    return View(keep, int(bad.sum()), tuple(str(r) for r in counts.index[:3]))
+    return View(
+        keep, int(bad.sum()), tuple(str(r) for r in counts.index[:3]), int(df.attrs.get("excluded", 0))
+    )
 
 
 def _numeric(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -468,6 +566,7 @@ def population(
     out = group_describe(df, param, by)
     out.attrs["flagged"] = view.flagged
     out.attrs["flagged_reasons"] = view.reasons
+    out.attrs["excluded"] = view.excluded
     return out
 
 

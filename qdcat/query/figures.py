@@ -55,7 +55,9 @@ def measurement_figures(cat: Catalog, measurement_id: int) -> dict[str, Any]:
 
 
 def _left_out(view: q.View) -> str:
-    return f" ({view.flagged} flagged left out)" if view.flagged else ""
+    parts = [f"{view.flagged} flagged" for _ in [0] if view.flagged]
+    parts += [f"{view.excluded} excluded" for _ in [0] if view.excluded]
+    return f" ({', '.join(parts)} left out)" if parts else ""
 
 
 def population_histogram(
@@ -135,10 +137,21 @@ def _label(name: str) -> str:
     return f"{name.replace('_', ' ')} (dimensionless)"
 
 
-def save_all(figs: dict[str, Any], folder: str | Path, stem: str, fmt: str = "png") -> list[Path]:
-    if fmt not in ("png", "svg"):
-        raise InvalidValueError(f"figure format must be png or svg, got {fmt!r}")
-    return [plots.save_figure(fig, Path(folder) / f"{stem}_{name}.{fmt}") for name, fig in figs.items()]
+def save_all(
+    figs: dict[str, Any],
+    folder: str | Path,
+    stem: str,
+    fmt: str = "png",
+    *,
+    dpi: float = plots.DPI,
+    size_in: tuple[float, float] | None = None,
+) -> list[Path]:
+    if fmt not in ("png", "svg", "pdf"):
+        raise InvalidValueError(f"figure format must be png, svg or pdf, got {fmt!r}")
+    return [
+        plots.save_figure(fig, Path(folder) / f"{stem}_{name}.{fmt}", dpi=dpi, size_in=size_in)
+        for name, fig in figs.items()
+    ]
 
 
 __all__: Sequence[str] = ["measurement_figures", "population_histogram", "population_scatter", "save_all"]

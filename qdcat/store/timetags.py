@@ -18,13 +18,14 @@ import collections
 import datetime as dt
 import hashlib
 import itertools
+import shutil
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -276,6 +277,35 @@ class TimeTagStore:
             return int(self._fs.du(path, total=True))
         except FileNotFoundError:
             return 0
+
+    # -- files as they lie in the store (backup and restore) ------------------
+    def files(self, key: str) -> list[str]:
+        """Every file of a group (metadata and chunks) as paths from the store root; empty if missing.
+
+        zarr's ``.partial`` temporaries are left out: they are never part of a committed group.
+        """
+        base = self._full(self._check_key(key))
+        if not self._fs.exists(base):
+            return []
+        root = self._root.rstrip("/") + "/"
+        found: list[str] = self._fs.find(base)
+        return sorted(p[len(root) :] for p in found if p.startswith(root) and not p.endswith(".partial"))
+
+    def open_file(self, path: str) -> BinaryIO:
+        """One stored file (a path as :meth:`files` names it), opened for reading, streamed."""
+        fh: BinaryIO = self._fs.open(self._full(self._check_key(path)), "rb")
+        return fh
+
+    def put_file(self, path: str, data: BinaryIO) -> None:
+        """Write one file of a group being restored from a backup; refuses a path that exists."""
+        if self.read_only:
+            raise StoreError(f"store {self.url} is read-only")
+        full = self._full(self._check_key(path))
+        if self._fs.exists(full):
+            raise StoreError(f"store path {path} already exists; raw data are never overwritten")
+        self._fs.makedirs(full.rsplit("/", 1)[0], exist_ok=True)
+        with self._fs.open(full, "wb") as out:
+            shutil.copyfileobj(data, out, 1 << 20)
 
     def is_committed(self, key: str) -> bool:
         try:
