@@ -729,12 +729,14 @@ def plot_scatter(
     y_err: npt.ArrayLike | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Scatter of y vs x coloured by group, with an ordinary least-squares line over all points.
+    """Scatter of y vs x coloured by group, with an ordinary least-squares line per group.
 
-    The line (:func:`scipy.stats.linregress`, errors not used as weights) is
-    drawn when ``fit_line`` and at least three points with distinct x remain;
-    the legend gives its slope ± SE and r. Points with NaN/inf x or y are
-    dropped and counted in the title; a NaN error draws no bar.
+    Each group's line (:func:`scipy.stats.linregress`, errors not used as weights) is
+    drawn in its colour when ``fit_line`` and it has at least three points with
+    distinct x; the legend gives its slope ± SE and r. One pooled line over groups
+    would hide a correlation within each (r = −0.8 inside one sample, none across).
+    Points with NaN/inf x or y are dropped and counted in the title; a NaN error
+    draws no bar.
     """
     for label, name in ((xlabel, "xlabel"), (ylabel, "ylabel")):
         if not label or not label.strip():
@@ -773,16 +775,20 @@ def plot_scatter(
                 capsize=0,
             )
         ax.scatter(xs[sel], ys[sel], s=18, color=color, alpha=0.85, label=f"{name} (n = {int(sel.sum())})")
-    if fit_line and xs.size >= 3 and np.ptp(xs) > 0:
-        reg = stats.linregress(xs, ys)
-        grid = np.linspace(float(xs.min()), float(xs.max()), 100)
+    for i, name in enumerate(dict.fromkeys(labels.tolist())):
+        sel = labels == name
+        gx, gy = xs[sel], ys[sel]
+        if not (fit_line and gx.size >= 3 and np.ptp(gx) > 0):
+            continue
+        reg = stats.linregress(gx, gy)
+        grid = np.linspace(float(gx.min()), float(gx.max()), 100)
         ax.plot(
             grid,
             reg.intercept + reg.slope * grid,
             "-",
             lw=1.5,
-            color="black",
-            label=f"least squares: slope = {pm(float(reg.slope), float(reg.stderr))}, r = {reg.rvalue:.2f}",
+            color=f"C{i % 10}" if len(set(labels.tolist())) > 1 else "black",
+            label=f"{name}: slope = {pm(float(reg.slope), float(reg.stderr))}, r = {reg.rvalue:.2f}",
         )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -132,3 +132,33 @@ def plot_raw(
     with _catalog(ctx) as cat:
         fig = raw_figure(cat, measurement_id, what, bin_ms=bin_ms, bin_ps=bin_ps, window_ns=window_ns)
     say(str(plots.save_figure(fig, output, dpi=dpi, size_in=_size(size))))
+
+
+@plot_app.command("study")
+def plot_study(
+    ctx: typer.Context,
+    sample: Annotated[str, typer.Option(help="The sample whose figures to draw.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the figures.")],
+    dot: Annotated[
+        str | None, typer.Option(help="Example dot, SPECIMEN/LABEL (default: one with a power series).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="png, svg or pdf.")] = "png",
+    dpi: DpiOpt = 150,
+    size: SizeOpt = None,
+) -> None:
+    """The study's figure set for a sample, with a caption per file in captions.md.
+
+    Population histograms and correlations, an example dot's spectrum, decay, g2, power
+    series and blinking, the film's decay and saturation — drawn from stored results.
+
+    Example: qdcat plot study --sample InP-A -o paper-figures/ --format pdf --size 3.4x2.6
+    """
+    from qdcat.errors import InvalidValueError
+    from qdcat.query.study import save_study, study_figures
+
+    if fmt not in ("png", "svg", "pdf"):
+        raise InvalidValueError(f"--format must be png, svg or pdf, got {fmt!r}")
+    with _catalog(ctx) as cat:
+        figs = study_figures(cat, sample, dot=dot)
+    index = save_study(figs, output, fmt=fmt, dpi=dpi, size_in=_size(size))
+    say(f"{len(figs)} figure(s) in {output}; captions in {index}")

@@ -129,8 +129,42 @@ _UNITS = {
 }
 
 
+#: Axis labels in physics notation for the fields a lab plots most; others follow their names.
+_PHYSICS = {
+    "center_nm": "Emission wavelength λ (nm)",
+    "energy_ev": "Emission energy E (eV)",
+    "fwhm_nm": "Linewidth FWHM (nm)",
+    "fwhm_mev": "Linewidth FWHM (meV)",
+    "lifetime_ns": "Lifetime τ (ns)",
+    "decay_rate_per_us": "Decay rate γ (µs⁻¹)",
+    "g2_zero": "g⁽²⁾(0)",
+    "g2_zero_corrected": "g⁽²⁾(0), background-corrected",
+    "g2_pulsed_zero": "Pulsed g⁽²⁾(0)",
+    "antibunching_rate_per_us": "Antibunching rate γ + w_p (µs⁻¹)",
+    "on_fraction": "On-fraction",
+    "levels_on_fraction": "On-fraction (change points)",
+    "k_on_ml": "On-time exponent k_on",
+    "k_off_ml": "Off-time exponent k_off",
+    "k_on_cp": "On-time exponent k_on (change points)",
+    "k_off_cp": "Off-time exponent k_off (change points)",
+    "k_on": "On-time exponent k_on",
+    "k_off": "Off-time exponent k_off",
+    "sigma_cm2": "Absorption cross-section σ (cm²)",
+    "saturation_intensity_w_cm2": "Saturation intensity I_S (W/cm²)",
+    "intensity_w_cm2": "Excitation intensity I (W/cm²)",
+    "count_rate_cps": "Count rate (counts/s)",
+    "intensity_cps": "Level intensity (counts/s)",
+    "intensity_rel": "Level intensity / brightest",
+    "n_levels": "Intensity levels",
+    "dim_lifetime_ratio": "τ_dim / τ_bright",
+}
+
+
 def _label(name: str) -> str:
-    """An axis label with its unit from the field's name: ``lifetime_ns`` → ``lifetime (ns)``."""
+    """An axis label with its unit: physics notation for known fields, else from the name
+    (``lifetime_ns`` → ``lifetime (ns)``)."""
+    if name in _PHYSICS:
+        return _PHYSICS[name]
     for suffix in sorted(_UNITS, key=len, reverse=True):
         if name.endswith(suffix):
             return f"{name[: -len(suffix)].replace('_', ' ')} ({_UNITS[suffix]})"

@@ -252,7 +252,7 @@ def test_failures_are_recorded_and_do_not_stop_the_batch(populated: Catalog, tmp
     assert by["power_series"].status == "failed" and "intensity_w_cm2" in (by["power_series"].error or "")
     # every acquisition's own g2 and blinking still ran: three series points and three g2 files
     done = [o.analysis for o in outs if o.status == "done"]
-    assert sorted(done) == ["blinking"] * 6 + ["brightness"] * 6 + ["g2_cw"] * 6
+    assert sorted(done) == ["blinking"] * 6 + ["brightness"] * 6 + ["g2_cw"] * 6 + ["levels"] * 6
     rec = jobs.get_job(populated, by["power_series"].run_id)
     assert rec["status"] == "failed" and "Traceback" in rec["traceback"] and rec["error"]
     assert result_rows(populated, "result_power_series") == []

@@ -150,3 +150,38 @@ def test_query_stats_and_plot_commands(qcli, tmp_path: Path) -> None:  # type: i
     assert "no sample 'Nope'" in bad.output
     bad = qcli("plot", "hist", "fwhm_nm", "-o", str(tmp_path / "x.jpg"), code=1)
     assert "png" in bad.output.lower()
+
+
+def test_the_study_figure_set_from_one_command(analysed: Catalog, tmp_path: Path) -> None:
+    from qdcat.query import api as q
+    from qdcat.query.study import save_study, study_figures
+
+    inp = next(s["name"] for s in analysed.list_samples() if s["material"].startswith("InP"))
+    figs = study_figures(analysed, inp)
+    names = [f.name for f in figs]
+    for expected in (
+        "fig2a_spectrum",
+        "fig2b_center_wavelength",
+        "fig2c_linewidth",
+        "fig3b_g2_cw",
+        "fig5a_trace",
+    ):
+        assert expected in names, names
+    assert len(names) == len(set(names))
+    # captions carry the numbers of the catalog, not of the figure code
+    n = int(q.population(analysed, "center_nm", sample=inp)["n"].iloc[0])
+    caption = next(f.caption for f in figs if f.name == "fig2b_center_wavelength")
+    assert caption.startswith(f"center_nm of {n} dots")
+    index = save_study(figs, tmp_path / "study", fmt="pdf")
+    lines = [ln for ln in index.read_text().splitlines() if ln.startswith("- `")]
+    assert len(lines) == len(figs)
+    for f in figs:
+        assert (tmp_path / "study" / f"{f.name}.pdf").read_bytes().startswith(b"%PDF")
+    res = CliRunner().invoke(
+        app,
+        ["plot", "study", "--sample", inp, "-o", str(tmp_path / "cli"), "--size", "3.4x2.6", "--dpi", "200"],
+        env={"QDCAT_HOME": str(analysed.config.home), "QDCAT_DATABASE_URL": analysed.config.database_url,
+             "QDCAT_STORE_URL": analysed.config.store_url},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert mpimg.imread(tmp_path / "cli" / "fig2a_spectrum.png").shape[:2] == (520, 680)
