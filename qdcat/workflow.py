@@ -87,3 +87,27 @@ def edit(
         refresh_kind_preference(cat, [rec.id])
     stale = refresh_staleness(cat) if changed else 0
     return EditReport(rec, stale)
+
+
+def set_params(
+    cat: Catalog, measurement_id: int, params: Mapping[str, Any], *, reason: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Keep analysis parameters for one measurement (``{"decay.fit_stop_ns": 80}``), each checked
+    by its analysis first; ``qdcat analyze`` then uses them for that measurement's runs."""
+    from qdcat import analyses
+
+    by: dict[str, dict[str, Any]] = {}
+    for key, value in params.items():
+        name, dot, field = key.partition(".")
+        if not dot:
+            raise InvalidValueError(f"name a parameter as ANALYSIS.NAME (decay.fit_stop_ns), got {key!r}")
+        by.setdefault(name, {})[field] = value
+    checked = {}
+    for name, values in by.items():
+        analysis = analyses.get(name)
+        resolved = analysis.resolve_params(values)  # refuses unknown names and bad values
+        checked[name] = {k: resolved[k] for k in values}
+    return {
+        name: cat.store_params(measurement_id, name, values, reason=reason)
+        for name, values in checked.items()
+    }

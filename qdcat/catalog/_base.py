@@ -188,6 +188,15 @@ class CatalogBase:
         """What deleting a sample or specimen would take with it (``_measurements``)."""
         raise NotImplementedError
 
+    @staticmethod
+    def _drop_curation(s: Session, entity: Any, ids: Sequence[int]) -> None:
+        """Remove the tags and exclusions of deleted entities (``_measurements``)."""
+        raise NotImplementedError
+
+    def _empty_trash_older_than(self, retention: Any) -> list[str]:
+        """Remove raw data trashed longer ago than ``retention`` (``_trash``)."""
+        raise NotImplementedError
+
     def _delete_measurements(self, s: Session, ids: Sequence[int], *, reason: str | None = None) -> list[int]:
         """Delete measurements' rows, marking their assets for removal (``_measurements``)."""
         raise NotImplementedError

@@ -53,11 +53,17 @@ class MaintenanceMixin(CatalogBase):
     """Garbage collection, consistency checks and the catalog's status."""
 
     def collect_garbage(
-        self, *, pending_grace: dt.timedelta = DEFAULT_PENDING_GRACE, all_pending: bool = False
+        self,
+        *,
+        pending_grace: dt.timedelta = DEFAULT_PENDING_GRACE,
+        all_pending: bool = False,
+        trash_retention: dt.timedelta | None = None,
     ) -> GarbageReport:
-        """Remove what interrupted writes and deletes left behind.
+        """Remove what interrupted writes and deletes left behind, and empty the trash of old items.
 
         * ``deleting`` assets: finish removing their bytes and rows;
+        * ``trashed`` assets (deleted measurements' raw data) older than ``trash_retention``
+          (default 30 days) are removed for good;
         * ``pending`` assets whose writer is gone (same host, pid not running)
           or older than ``pending_grace`` (``all_pending``: every one — only when
           no ingest is running anywhere);
@@ -65,6 +71,7 @@ class MaintenanceMixin(CatalogBase):
           the store was written outside qdcat), once older than the grace period.
         """
         removed_deleting = self._purge_deleting()
+        removed_deleting += self._empty_trash_older_than(trash_retention)
         host = socket.gethostname()
         now = utcnow()
         removed_pending, kept = [], []
@@ -149,6 +156,7 @@ class MaintenanceMixin(CatalogBase):
             if state is AssetState.DELETING:
                 problems.append(FsckProblem(mid, key, "deletion not finished (`qdcat gc` finishes it)"))
                 continue
+            # trashed raw data are checked like committed ones: a restore must find them whole
             if not self.store.is_committed(key):
                 problems.append(FsckProblem(mid, key, "raw data missing or incomplete in the store"))
                 continue

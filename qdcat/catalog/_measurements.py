@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from qdcat._json import jsonable
@@ -16,8 +17,10 @@ from qdcat.catalog.models import (
     AnalysisRun,
     AnalysisRunInput,
     AssetState,
+    CuratedEntity,
     Dot,
     ExcitationMode,
+    Exclusion,
     InstrumentSettings,
     Measurement,
     MeasurementKind,
@@ -25,6 +28,7 @@ from qdcat.catalog.models import (
     Sample,
     Setup,
     Specimen,
+    Tag,
 )
 from qdcat.catalog.records import (
     DeletionImpact,
@@ -34,6 +38,7 @@ from qdcat.catalog.records import (
     RawAssetRecord,
     SettingsRecord,
 )
+from qdcat.catalog.types import utcnow
 from qdcat.errors import InvalidValueError
 
 
@@ -155,12 +160,26 @@ class MeasurementsMixin(CatalogBase):
         for run in s.scalars(select(AnalysisRun).where(AnalysisRun.id.in_(run_ids))):
             s.delete(run)
         s.flush()
+        # Their tags and exclusions go with them (the history keeps them): an id SQLite hands
+        # out again must not inherit them.
+        self._drop_curation(s, CuratedEntity.RESULT, run_ids)
+        self._drop_curation(s, CuratedEntity.MEASUREMENT, ids)
         # Another current result of these dots may now stand for them in the dots view.
         for table in current.result_tables():
             current.refresh(s, table, dot_ids)
         assets = s.scalars(select(RawAsset).where(RawAsset.measurement_id.in_(ids))).all()
+        records = {
+            m.id: self._trash_record(s, m, reason)
+            for m in s.scalars(select(Measurement).where(Measurement.id.in_(ids)))
+        }
         for a in assets:
-            a.state = AssetState.DELETING
+            # To the trash (kept until `qdcat gc` empties it after the retention period);
+            # pending or unfinished assets are removed outright.
+            if a.state is AssetState.COMMITTED and a.measurement_id in records:
+                a.state, a.trashed_at = AssetState.TRASHED, utcnow()
+                a.trash_record = records[a.measurement_id]
+            else:
+                a.state = AssetState.DELETING
             a.measurement_id = None
         s.flush()
         for m in s.scalars(select(Measurement).where(Measurement.id.in_(ids))):
@@ -170,6 +189,31 @@ class MeasurementsMixin(CatalogBase):
             s.delete(m)
         s.flush()
         return [a.id for a in assets]
+
+    @staticmethod
+    def _drop_curation(s: Session, entity: CuratedEntity, ids: Sequence[int]) -> None:
+        if ids:
+            for model in (Tag, Exclusion):
+                s.execute(delete(model).where(model.entity == entity, model.entity_id.in_(list(ids))))
+
+    def _trash_record(self, s: Session, m: Measurement, reason: str | None) -> dict[str, Any]:
+        """What `qdcat trash restore` needs to bring a deleted measurement back (names, not ids)."""
+        sp = s.get(Specimen, m.specimen_id)
+        st = s.get(InstrumentSettings, m.id)
+        settings = {c: _plain(getattr(st, c)) for c in _SETTINGS_FIELDS} if st is not None else {}
+        if st is not None:
+            settings["snapshot"] = st.snapshot
+        return {
+            "measurement_id": m.id,
+            "kind": m.kind.value,
+            "specimen": sp.name if sp else None,
+            "dot": s.get(Dot, m.dot_id).label if m.dot_id else None,  # type: ignore[union-attr]
+            "setup": s.get(Setup, m.setup_id).name if m.setup_id else None,  # type: ignore[union-attr]
+            **{c: _plain(getattr(m, c)) for c in _MEASUREMENT_FIELDS},
+            "settings": settings,
+            "deleted_by": self.user,
+            "reason": reason,
+        }
 
     def deletion_impact(self, *, sample: str | None = None, specimen: str | None = None) -> DeletionImpact:
         with self.session() as s:
@@ -236,3 +280,23 @@ def _measurement_rows() -> Select[Measurement, str, str, str, RawAsset, Instrume
         .outerjoin(Setup, Measurement.setup_id == Setup.id)
         .order_by(Measurement.id)
     )
+
+
+_MEASUREMENT_FIELDS = (
+    "label", "started_at", "duration_s", "operator", "series_name", "series_index", "notes",
+)  # fmt: skip
+_SETTINGS_FIELDS = (
+    "excitation_wavelength_nm", "excitation_mode", "repetition_rate_mhz", "intensity_w_cm2",
+    "temperature_k", "integration_time_s",
+)  # fmt: skip
+
+
+def _plain(v: Any) -> Any:
+    import datetime as dt
+    import enum
+
+    if isinstance(v, enum.Enum):
+        return v.value
+    if isinstance(v, dt.datetime | dt.date):
+        return v.isoformat()
+    return v

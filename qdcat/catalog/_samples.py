@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from qdcat.catalog._base import CatalogBase, columns_of
 from qdcat.catalog._parse import parse_date, parse_enum, parse_float, parse_name
-from qdcat.catalog.models import Dot, Measurement, Sample, Specimen, SpecimenPurpose
+from qdcat.catalog.models import CuratedEntity, Dot, Measurement, Sample, Specimen, SpecimenPurpose
 from qdcat.catalog.records import (
     DeletionImpact,
     DotDeletion,
@@ -343,6 +343,7 @@ class SamplesMixin(CatalogBase):
                 )
             asset_ids = self._delete_measurements(s, m_ids, reason=reason)
             self._audit(s, "delete", "dot", dot.id, f"{sp.name}/{dot.label}", reason=reason)
+            self._drop_curation(s, CuratedEntity.DOT, [dot.id])
             s.delete(dot)
         self._purge_deleting(asset_ids)
         return DotDeletion(measurements=len(m_ids))
@@ -370,6 +371,7 @@ class SamplesMixin(CatalogBase):
         }
         for d in s.scalars(select(Dot).where(Dot.specimen_id.in_(spec_ids))):
             self._audit(s, "delete", "dot", d.id, f"{names.get(d.specimen_id)}/{d.label}", reason=reason)
+            self._drop_curation(s, CuratedEntity.DOT, [d.id])
             s.delete(d)
         s.flush()
         for sp in s.scalars(select(Specimen).where(Specimen.id.in_(spec_ids))):

@@ -25,7 +25,6 @@ import os
 from sqlalchemy import exc as sa_exc
 
 from qdcat.catalog import db
-from qdcat.catalog._curation import CurationMixin
 from qdcat.catalog._maintenance import (
     DEFAULT_PENDING_GRACE,
     PARTIAL_GRACE,
@@ -34,6 +33,7 @@ from qdcat.catalog._maintenance import (
     MaintenanceMixin,
 )
 from qdcat.catalog._measurements import MeasurementsMixin
+from qdcat.catalog._params import ParamsMixin
 from qdcat.catalog._parse import (
     parse_date,
     parse_datetime,
@@ -46,6 +46,7 @@ from qdcat.catalog._rawdata import AlreadyIngestedError, RawDataMixin, TimeTagIn
 from qdcat.catalog._samples import SamplesMixin
 from qdcat.catalog._setups import SetupsMixin
 from qdcat.catalog._specs import MeasurementSpec, SettingsSpec, SourceFile
+from qdcat.catalog._trash import TrashMixin
 from qdcat.catalog.records import (
     CatalogStatus,
     ChannelRecord,
@@ -113,7 +114,9 @@ __all__ = [
 ]
 
 
-class Catalog(SamplesMixin, SetupsMixin, MeasurementsMixin, RawDataMixin, MaintenanceMixin, CurationMixin):
+class Catalog(
+    SamplesMixin, SetupsMixin, MeasurementsMixin, RawDataMixin, MaintenanceMixin, TrashMixin, ParamsMixin
+):
     """A catalog database plus its raw-data store. Use :func:`open_catalog`.
 
     By noun: samples, specimens and dots (``add_sample``, ``list_dots``,

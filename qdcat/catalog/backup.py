@@ -287,11 +287,12 @@ def _snapshot_postgresql(cat: Catalog, target: Path) -> _Snapshot:
 
 
 def _references(conn: Connection, tools: dict[str, str]) -> _Snapshot:
-    """The schema revision and the store groups a snapshot names: committed raw data, derived arrays."""
+    """The schema revision and the store groups a snapshot names: committed and trashed raw data
+    (a trashed measurement can still be restored), derived arrays."""
     revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     raw = conn.scalars(
         select(RawAsset.store_path)
-        .where(RawAsset.state == AssetState.COMMITTED)
+        .where(RawAsset.state.in_([AssetState.COMMITTED, AssetState.TRASHED]))
         .order_by(RawAsset.store_path)
     ).all()
     derived = conn.scalars(

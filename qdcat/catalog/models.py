@@ -101,6 +101,7 @@ class AssetState(enum.StrEnum):
     PENDING = "pending"  # being written; invisible to queries; collected if abandoned
     COMMITTED = "committed"  # immutable, checksummed, owned by a measurement
     DELETING = "deleting"  # rows gone, store data being removed
+    TRASHED = "trashed"  # its measurement deleted; kept (with a record of it) until the trash is emptied
 
 
 class DataKind(enum.StrEnum):
@@ -398,6 +399,10 @@ class RawAsset(Base):
     writer_pid: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     committed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # In the trash: when, and the deleted measurement as it was (names, settings), so that
+    # `qdcat trash restore` can bring it back; `qdcat gc` empties it after the retention.
+    trashed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    trash_record: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     measurement: Mapped[Measurement | None] = relationship(back_populates="asset")
 
@@ -475,6 +480,24 @@ class AnalysisRunInput(Base):
     )
 
     run: Mapped[AnalysisRun] = relationship(back_populates="inputs")
+
+
+class MeasurementParams(Base):
+    """Analysis parameters kept for one measurement (a fit window for an odd decay, say).
+
+    The planner uses them for that measurement's runs of that analysis, over the defaults
+    and over parameters given for a whole batch (``qdcat analyze --param``).
+    """
+
+    __tablename__ = "measurement_params"
+
+    measurement_id: Mapped[int] = mapped_column(
+        ForeignKey("measurement.id", ondelete="CASCADE"), primary_key=True
+    )
+    analysis: Mapped[str] = mapped_column(String(64), primary_key=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    who: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CuratedEntity(enum.StrEnum):

@@ -1,4 +1,4 @@
-"""The root ``qdcat`` app: errors as one line and an exit code, the options every noun shares.
+"""The root ``qdcat`` app: errors as one line and an exit code, readable help, the options every noun shares.
 
 The noun modules (``admin``, ``samples``, ...) register their commands on
 :data:`app` or on a sub-app made with :func:`_sub`; nothing heavy is imported here.
@@ -9,13 +9,81 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+_TYPE_NAMES = {str: "TEXT", int: "INTEGER", float: "FLOAT", bool: "BOOLEAN", Path: "PATH"}
 
 
-class _QdcatGroup(TyperGroup):
+def _type_name(param: TyperOption | TyperArgument) -> str:
+    """What a value is, as click names it (TEXT, INTEGER, PATH …); a list option names its items."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", str)
+    if get_origin(annotation) is list:
+        annotation = get_args(annotation)[0]
+    return _TYPE_NAMES.get(annotation, getattr(annotation, "__name__", "VALUE").upper())
+
+
+class _Option(TyperOption):
+    """An option in help: a flag shows no type, a value its metavar or TEXT / INTEGER / FLOAT / PATH."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return self.metavar or _type_name(self)
+
+
+class _Argument(TyperArgument):
+    """An argument in help: its name in capitals with its type, ``[NAME]`` when optional (as click)."""
+
+    @property
+    def display_name_raw(self) -> str:
+        return f"{self.metavar or self.name}" + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return _type_name(self)
+
+    def _usage_display_name(self) -> str:
+        name = f"{self.metavar or self.name}"
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
+
+
+def _readable(param: Any) -> Any:
+    """Typer shows every parameter's Python type (``<list[str]>``, ``<bool>``); show what to type instead.
+
+    The parameters are made by Typer, so their class is switched here, once, to the two
+    above (which add no state); a repeatable option says so at the end of its help.
+    """
+    if isinstance(param, TyperOption) and not isinstance(param, _Option):
+        param.__class__ = _Option
+        if param.multiple and "repeatable" not in (param.help or ""):
+            param.help = f"{param.help} (repeatable)" if param.help else "Repeatable."
+    elif isinstance(param, TyperArgument) and not isinstance(param, _Argument):
+        param.__class__ = _Argument
+        if param.metavar is None and param.name:
+            param.metavar = param.name.upper()
+    return param
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return [_readable(p) for p in super().get_params(ctx)]
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return [_readable(p) for p in super().get_params(ctx)]
+
+
+class _App(typer.Typer):
+    """A Typer app whose commands show readable help (see :func:`_readable`)."""
+
+    def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **kw: Any) -> Any:
+        return super().command(name, cls=cls or _Command, **kw)
+
+
+class _QdcatGroup(_Group):
     def main(
         self,
         args: Sequence[str] | None = None,
@@ -80,7 +148,7 @@ def _explain(exc: BaseException) -> Exception | None:
     return None
 
 
-app = typer.Typer(
+app = _App(
     name="qdcat",
     cls=_QdcatGroup,
     help="A measurement catalog for single-quantum-dot spectroscopy.",
@@ -92,7 +160,7 @@ app = typer.Typer(
 
 def _sub(name: str, help: str) -> typer.Typer:
     """A sub-app for one noun; `qdcat --help` lists them in the order they are made."""
-    sub = typer.Typer(name=name, help=help, no_args_is_help=True, pretty_exceptions_enable=False)
+    sub = _App(name=name, help=help, cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False)
     app.add_typer(sub)
     return sub
 
@@ -118,7 +186,7 @@ WhereOpt = Annotated[
         "--where", "-w", help='Filter, e.g. "g2_zero < 0.2 and lifetime_ns > 15" (`qdcat query fields`).'
     ),
 ]
-SampleOpt = Annotated[list[str] | None, typer.Option("--sample", help="Only these samples.")]
+SampleOpt = Annotated[list[str] | None, typer.Option("--sample", metavar="NAME", help="Only these samples.")]
 FlaggedOpt = Annotated[
     bool,
     typer.Option("--include-flagged", help="Keep results whose quantity failed QC (left out by default)."),
@@ -137,13 +205,41 @@ SourceOpt = Annotated[
 ]
 
 
+def print_version() -> None:
+    """What `qdcat version` and `qdcat --version` print."""
+    from qdcat import __version__
+
+    typer.echo(__version__)
+
+
+def _version_flag(value: bool) -> None:
+    if value:
+        print_version()
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(ctx: typer.Context, home: HomeOpt = None) -> None:
+def _root(
+    ctx: typer.Context,
+    home: HomeOpt = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_flag, is_eager=True, help="Print qdcat's version and exit."
+        ),
+    ] = False,
+) -> None:
     ctx.obj = {"home": home}
 
 
 def _home(ctx: typer.Context) -> Path | None:
     return ctx.find_root().obj.get("home") if ctx.find_root().obj else None
+
+
+def _each_sample(samples: list[str] | None) -> list[str | None]:
+    """Repeated ``--sample`` for a library call that takes one sample: each once, or None for all."""
+    names: list[str | None] = [*dict.fromkeys(samples or [])]
+    return names or [None]
 
 
 def _catalog(ctx: typer.Context) -> Any:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qdcat.cli._app import JsonOpt, _catalog, _home, _sub, app
+from qdcat.cli._app import CsvOpt, JsonOpt, _catalog, _home, _sub, app, print_version
 from qdcat.cli.output import pick_format, render_record, render_rows, say, stderr_console
 
 db_app = _sub("db", "Database schema: upgrade, status.")
@@ -23,7 +23,10 @@ def init(
         str | None, typer.Option(help="Store directory or fsspec URL (default: <home>/store).")
     ] = None,
 ) -> None:
-    """Create a catalog (directory, config file, schema, store), or bring it up to date."""
+    """Create a catalog (directory, config file, schema, store), or bring it up to date.
+
+    Example: qdcat init --database-url postgresql+psycopg://qdcat@labserver/qdcat --store-url /mnt/lab/store
+    """
     from qdcat.catalog.api import init_catalog
 
     with init_catalog(_home(ctx), database_url=database_url, store_url=store_url) as cat:
@@ -41,7 +44,10 @@ def demo(
     quick: Annotated[bool, typer.Option(help="A few dots only (seconds).")] = False,
     no_figures: Annotated[bool, typer.Option("--no-figures", help="Skip drawing the figures.")] = False,
 ) -> None:
-    """Simulate a study like the reference one, ingest it like real data, analyse it, answer its questions."""
+    """Simulate a study like the reference one, ingest it like real data, analyse it, answer its questions.
+
+    Example: qdcat demo --quick --home qdcat-demo
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from qdcat.demo import DEMO_PLAN, run_demo
@@ -109,10 +115,11 @@ def _render_demo(res: Any) -> None:
 
 @app.command()
 def version() -> None:
-    """Print qdcat's version."""
-    from qdcat import __version__
+    """Print qdcat's version (as `qdcat --version` does).
 
-    typer.echo(__version__)
+    Example: qdcat version
+    """
+    print_version()
 
 
 @app.command()
@@ -122,7 +129,10 @@ def gc(
         bool, typer.Option(help="Also remove writes that may still be running (only when no ingest runs).")
     ] = False,
 ) -> None:
-    """Remove what interrupted ingests and deletions left in the store."""
+    """Remove what interrupted ingests and deletions left in the store.
+
+    Example: qdcat gc
+    """
     with _catalog(ctx) as cat:
         rep = cat.collect_garbage(all_pending=all_pending)
     say(
@@ -138,14 +148,17 @@ def fsck(
     ctx: typer.Context,
     checksums: Annotated[bool, typer.Option(help="Re-hash all raw data (slow).")] = False,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """Check that every measurement's raw data is in the store (and intact)."""
+    """Check that every measurement's raw data is in the store (and intact).
+
+    Example: qdcat fsck --checksums
+    """
+    fmt = pick_format(as_json, as_csv)
     with _catalog(ctx) as cat:
         problems = cat.fsck(checksums=checksums)
-    if as_json:
-        render_rows([p.__dict__ for p in problems], pick_format(True, False))
-    elif problems:
-        render_rows([p.__dict__ for p in problems], pick_format(False, False), title="problems")
+    if problems or fmt.value != "table":
+        render_rows([p.__dict__ for p in problems], fmt, title="problems")
     else:
         say("catalog and store are consistent")
     if problems:
@@ -154,7 +167,10 @@ def fsck(
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
-    """Apply schema migrations up to this qdcat's version."""
+    """Apply schema migrations up to this qdcat's version.
+
+    Example: qdcat db upgrade
+    """
     from qdcat.catalog import db
     from qdcat.config import load_config
 
@@ -171,7 +187,10 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 @db_app.command("status")
 def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Where the catalog is, its schema revision and what it holds."""
+    """Where the catalog is, its schema revision and what it holds.
+
+    Example: qdcat db status --json
+    """
     from qdcat.catalog import db
     from qdcat.config import load_config
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qdcat.cli._app import ID_MAX, JsonOpt, _catalog, app
-from qdcat.cli.output import pick_format, render_rows, say, stderr_console
+from qdcat.cli._app import ID_MAX, CsvOpt, JsonOpt, _catalog, app
+from qdcat.cli.output import Format, pick_format, render_rows, say, stderr_console
 
 if TYPE_CHECKING:
     from qdcat.ingest.pipeline import IngestItem, IngestOutcome
@@ -49,10 +49,18 @@ def ingest(
         typer.Option(help="session.toml: first add the samples, specimens, dots and setups it lists."),
     ] = None,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """Ingest instrument files (or a session manifest) into the catalog; re-ingest is a no-op."""
+    """Ingest instrument files (or a session manifest) into the catalog; re-ingest is a no-op.
+
+    Prints one row per file; each file that failed is also an `error:` line on stderr, and
+    the exit code is 1 (the files that went in stay in).
+
+    Example: qdcat ingest QD001.ptu --kind decay --specimen slide-1 --dot QD001 --setup tcspc
+    """
     from qdcat import workflow
 
+    fmt = pick_format(as_json, as_csv)
     items = _items(
         files,
         manifest,
@@ -85,7 +93,7 @@ def ingest(
             report = workflow.ingest(cat, items, on_file=on_file, on_events=on_events)
         if report.stale:
             say(f"{report.stale} results read inputs that changed and are now stale; run `qdcat analyze`")
-    if _render_outcomes(report.outcomes, as_json):
+    if _render_outcomes(report.outcomes, fmt):
         raise typer.Exit(1)
 
 
@@ -142,8 +150,8 @@ def _progress(total: int) -> Iterator[tuple[Callable[[IngestItem], None], Callab
         yield on_file, on_events
 
 
-def _render_outcomes(outcomes: list[IngestOutcome], as_json: bool) -> int:
-    """One row per file and a tally; returns how many files failed."""
+def _render_outcomes(outcomes: list[IngestOutcome], fmt: Format) -> int:
+    """One row per file, a tally, and an ``error:`` line per failed file; returns how many failed."""
     rows = [
         {
             "file": str(o.path.name),
@@ -154,16 +162,17 @@ def _render_outcomes(outcomes: list[IngestOutcome], as_json: bool) -> int:
         }
         for o in outcomes
     ]
-    render_rows(rows, pick_format(as_json, False), title="ingest")
+    render_rows(rows, fmt, title="ingest")
     n = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "skipped", "failed")}
-    say(f"{n['ingested']} ingested, {n['skipped']} skipped (already in the catalog), {n['failed']} failed")
-    if n["failed"]:
-        first = next(o for o in outcomes if o.status == "failed")
-        typer.echo(
-            f"error: {n['failed']} of {len(outcomes)} files failed, e.g. {first.message}; "
-            "fix them and ingest again (what was ingested stays)",
-            err=True,
-        )
+    say(
+        f"{n['ingested']} ingested, {n['skipped']} skipped (already in the catalog), {n['failed']} failed"
+        + ("; fix them and ingest again (what was ingested stays)" if n["failed"] else "")
+    )
+    for o in outcomes:
+        if o.status == "failed":
+            # The pipeline's messages mostly start with the file already: name it once.
+            named = o.message.startswith(str(o.path))
+            typer.echo(f"error: {o.message if named else f'{o.path}: {o.message}'}", err=True)
     return n["failed"]
 
 
@@ -176,7 +185,10 @@ def simulate(
     ] = None,
     seed: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 2026,
 ) -> None:
-    """Simulate a single-dot study as a session folder of real-format files, a manifest and the truth."""
+    """Simulate a single-dot study as a session folder of real-format files, a manifest and the truth.
+
+    Example: qdcat simulate my-session --quick --dots 4
+    """
     from rich.progress import Progress
 
     from qdcat.session import write_session
@@ -222,7 +234,10 @@ def export(
     out: Annotated[Path, typer.Argument(help="Photon-HDF5 file to write (.h5).")],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
-    """Export a measurement's time tags to Photon-HDF5 (0.5, with every field the spec requires)."""
+    """Export a measurement's time tags to Photon-HDF5 (0.5, with every field the spec requires).
+
+    Example: qdcat export 12 dot12.h5 --overwrite
+    """
     from qdcat.ingest.export import export_photon_hdf5
 
     with _catalog(ctx) as cat:

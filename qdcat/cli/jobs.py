@@ -6,12 +6,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qdcat.cli._app import ID_MAX, CsvOpt, JsonOpt, MeasurementArg, RunArg, _catalog, _sub, app
-from qdcat.cli.output import pick_format, render_record, render_rows, say, stderr_console
+from qdcat.cli._app import (
+    ID_MAX,
+    CsvOpt,
+    JsonOpt,
+    MeasurementArg,
+    RunArg,
+    SampleOpt,
+    _catalog,
+    _each_sample,
+    _sub,
+    app,
+)
+from qdcat.cli.output import Format, pick_format, render_record, render_rows, say, stderr_console
 
 if TYPE_CHECKING:
     from qdcat.catalog.api import Catalog
-    from qdcat.jobs import AnalyzeReport, Plan
+    from qdcat.jobs import AnalyzeReport, Plan, Selection
 
 jobs_app = _sub("jobs", "Analysis jobs (runs): list, show, retry.")
 results_app = _sub("results", "Analysis results of measurements.")
@@ -35,17 +46,22 @@ def _params(values: list[str] | None) -> dict[str, dict[str, str]]:
 def analyze(
     ctx: typer.Context,
     analysis: Annotated[
-        list[str] | None, typer.Option("--analysis", "-a", help="Analyses to run (default: all).")
+        list[str] | None,
+        typer.Option("--analysis", "-a", metavar="NAME", help="Analyses to run (default: all)."),
     ] = None,
-    sample: Annotated[str | None, typer.Option()] = None,
-    specimen: Annotated[str | None, typer.Option()] = None,
+    sample: SampleOpt = None,
+    specimen: Annotated[str | None, typer.Option(help="Only this specimen's measurements.")] = None,
     dot: Annotated[str | None, typer.Option(help="Dot label.")] = None,
-    kind: Annotated[list[str] | None, typer.Option("--kind", help="Measurement kinds.")] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", metavar="KIND", help="Only these measurement kinds.")
+    ] = None,
     measurement: Annotated[
-        list[int] | None, typer.Option("--measurement", "-m", min=1, max=ID_MAX, help="Measurement ids.")
+        list[int] | None,
+        typer.Option("--measurement", "-m", metavar="ID", min=1, max=ID_MAX, help="Only these measurements."),
     ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="ANALYSIS.NAME=VALUE, e.g. g2_cw.window_ns=100.")
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="A.NAME=VALUE", help="A parameter, e.g. g2_cw.window_ns=100."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would run; change nothing.")] = False,
     queue_only: Annotated[
@@ -66,22 +82,24 @@ def analyze(
         str | None, typer.Option(help="Dask scheduler address, or 'local' for a local cluster of --workers.")
     ] = None,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """Analyse what needs analysing; results already computed with the same inputs and parameters are kept."""
+    """Analyse what needs analysing; results already computed with the same inputs and parameters are kept.
+
+    Example: qdcat analyze --analysis g2_cw --sample InP-A --param g2_cw.window_ns=100 --dry-run
+    """
     from qdcat import jobs
 
+    fmt = pick_format(as_json, as_csv)
     selection = jobs.Selection(
-        sample=sample,
-        specimen=specimen,
-        dot=dot,
-        kinds=tuple(kind or ()),
-        measurement_ids=tuple(measurement or ()),
+        specimen=specimen, dot=dot, kinds=tuple(kind or ()), measurement_ids=tuple(measurement or ())
     )
     with _catalog(ctx) as cat:
-        plan = jobs.plan(
+        plan = _plan(
             cat,
+            sample,
+            selection,
             analyses=analysis,
-            selection=selection,
             params=_params(param),
             dry_run=dry_run,
             retry_failed=retry_failed,
@@ -91,7 +109,7 @@ def analyze(
             return
         _say_plan(plan, dry_run=dry_run)
         if dry_run:
-            _render_dry_run(plan, as_json)
+            _render_dry_run(plan, fmt)
             return
         if queue_only:
             n = len(plan.to_run)
@@ -101,9 +119,25 @@ def analyze(
         # Whatever ran the jobs, the database says how they ended.
         runs = jobs.list_jobs(cat, run_ids=[j.run_id for j in plan.jobs if j.run_id])
     report = jobs.summarize(plan, runs)
-    _render_report(report, as_json)
+    _render_report(report, fmt)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _plan(cat: Catalog, samples: list[str] | None, selection: Selection, **kw: Any) -> Plan:
+    """One plan over every ``--sample`` given (the planner selects one sample at a time)."""
+    from dataclasses import replace
+
+    from qdcat import jobs
+
+    names = _each_sample(samples)
+    if len(names) > 1:  # refuse a typo before anything is queued
+        for sample in samples or ():
+            cat.get_sample(sample)
+    plans = [jobs.plan(cat, selection=replace(selection, sample=name), **kw) for name in names]
+    if len(plans) == 1:
+        return plans[0]
+    return jobs.Plan(tuple(j for p in plans for j in p.jobs), sum(p.stale for p in plans))
 
 
 def _say_plan(plan: Plan, *, dry_run: bool) -> None:
@@ -115,13 +149,20 @@ def _say_plan(plan: Plan, *, dry_run: bool) -> None:
         say(f"{reclaimed} runs left 'running' by a process that died were reclaimed and run again")
 
 
-def _render_dry_run(plan: Plan, as_json: bool) -> None:
+def _render_dry_run(plan: Plan, fmt: Format) -> None:
+    """The jobs that would run, in the words of `qdcat jobs list` (id, analysis, target) plus what for."""
     rows = [
-        {"analysis": j.analysis, "target": j.label, "run": j.run_id, "action": j.action}
+        {
+            "id": j.run_id,
+            "analysis": j.analysis,
+            "target": j.target_key,
+            "acquisition": j.label,
+            "action": j.action,
+        }
         for j in plan.jobs
         if j.action != "up to date"
     ]
-    render_rows(rows, pick_format(as_json, False), title="would run")
+    render_rows(rows, fmt, title="would run")
     say(", ".join(f"{v} {k}" for k, v in sorted(plan.counts().items())) or "nothing selected")
 
 
@@ -155,8 +196,8 @@ def _run(cat: Catalog, todo: list[int], *, dask: str | None, workers: int, lease
             jobs.run_inline(cat, todo, progress=on_outcome, lease_s=lease_s)
 
 
-def _render_report(report: AnalyzeReport, as_json: bool) -> None:
-    render_rows([t.as_dict() for t in report.per_analysis], pick_format(as_json, False), title="analyze")
+def _render_report(report: AnalyzeReport, fmt: Format) -> None:
+    render_rows([t.as_dict() for t in report.per_analysis], fmt, title="analyze")
     for e in report.errors[:10]:
         say(e)
     say(
@@ -176,7 +217,7 @@ def _render_report(report: AnalyzeReport, as_json: bool) -> None:
 def worker(
     ctx: typer.Context,
     analysis: Annotated[
-        list[str] | None, typer.Option("--analysis", "-a", help="Only these analyses.")
+        list[str] | None, typer.Option("--analysis", "-a", metavar="NAME", help="Only these analyses.")
     ] = None,
     lease_s: Annotated[
         float, typer.Option(min=1.0, max=86400.0, help="Lease of a claimed job; renewed every lease/4.")
@@ -191,6 +232,8 @@ def worker(
 
     When the database becomes unreachable (a server restart) the worker waits, retrying
     with backoff up to 30 s, and carries on; the job it was running is claimed again.
+
+    Example: qdcat worker --analysis decay --exit-when-idle
     """
     import signal
     import threading
@@ -244,11 +287,15 @@ def jobs_analyses(
         str | None, typer.Argument(help="One analysis in full: method, parameters, columns, flags.")
     ] = None,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """The analyses qdcat runs: what each applies to, its version and parameters (set with --param)."""
+    """The analyses qdcat runs: what each applies to, its version and parameters (set with --param).
+
+    Example: qdcat jobs analyses g2_pulsed
+    """
     from qdcat import analyses
 
-    fmt = pick_format(as_json, False)
+    fmt = pick_format(as_json, as_csv)
     if name is None:
         rows = [
             {
@@ -294,12 +341,15 @@ def jobs_analyses(
 def jobs_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="pending, running, done, failed or stale.")] = None,
-    analysis: Annotated[str | None, typer.Option()] = None,
+    analysis: Annotated[str | None, typer.Option("--analysis", "-a", help="Only this analysis.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=ID_MAX, help="Newest N runs.")] = 200,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Analysis runs, newest first."""
+    """Analysis runs, newest first: id, analysis, target (as `qdcat analyze --dry-run` names them), status.
+
+    Example: qdcat jobs list --status failed --analysis decay
+    """
     from qdcat import jobs
     from qdcat.catalog.models import RunStatus
     from qdcat.errors import InvalidValueError
@@ -316,7 +366,10 @@ def jobs_list(
 
 @jobs_app.command("show")
 def jobs_show(ctx: typer.Context, run_id: RunArg, as_json: JsonOpt = False) -> None:
-    """One run with its provenance, inputs and any error with its traceback."""
+    """One run with its provenance, inputs and any error with its traceback.
+
+    Example: qdcat jobs show 42
+    """
     from qdcat import jobs
 
     with _catalog(ctx) as cat:
@@ -332,7 +385,10 @@ def jobs_retry(
     ] = None,
     all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed run.")] = False,
 ) -> None:
-    """Queue failed runs again; run them with `qdcat analyze` or a `qdcat worker`."""
+    """Queue failed runs again; run them with `qdcat analyze` or a `qdcat worker`.
+
+    Example: qdcat jobs retry --all-failed
+    """
     from qdcat import jobs
 
     with _catalog(ctx) as cat:
@@ -346,15 +402,19 @@ def results_show(
     measurement_id: MeasurementArg,
     all_runs: Annotated[bool, typer.Option("--all", help="Also results that are no longer current.")] = False,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """Results of every analysis that read a measurement."""
+    """Results of every analysis that read a measurement (--json / --csv: one row per result).
+
+    Example: qdcat results show 17 --all --csv
+    """
     from qdcat import jobs
 
+    fmt = pick_format(as_json, as_csv)
     with _catalog(ctx) as cat:
         rows = jobs.results_for_measurement(cat, measurement_id, include_old=all_runs)
         overview = jobs.measurement_analyses(cat, measurement_id)
-    fmt = pick_format(as_json, False)
-    if fmt == "json":
+    if fmt.value != "table":
         render_rows(rows, fmt)
         return
     render_rows(overview, fmt, title=f"analyses of measurement {measurement_id}")

@@ -43,6 +43,14 @@ def _text(v: Any) -> str:
     return str(v)
 
 
+def _csv_text(v: Any) -> str:
+    """A cell for scripts: floats in full (shortest round-trip), whole ones without ".0"."""
+    if isinstance(v, float):
+        text = repr(v)
+        return text[:-2] if text.endswith(".0") else text
+    return _text(v)
+
+
 _KEY_COLUMNS = {"id", "name", "label", "sample", "specimen", "dot", "kind", "setup"}
 
 
@@ -68,7 +76,7 @@ def render_rows(rows: Sequence[Mapping[str, Any]], fmt: Format, *, title: str | 
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(columns)
         for r in rows:
-            w.writerow([_text(r.get(c)) for c in columns])
+            w.writerow([_csv_text(r.get(c)) for c in columns])
         sys.stdout.write(buf.getvalue())
         return
     from rich.table import Table
@@ -139,15 +147,16 @@ def _nan_to_none(df: Any) -> list[dict[str, Any]]:
 
 def _emit_frame(df: Any, *, as_json: bool, as_csv: bool, parquet: Path | None, title: str) -> None:
     """A data frame as a Parquet file, CSV, JSON or a table (NaN printed as empty / null)."""
+    fmt = pick_format(as_json, as_csv)
     if parquet is not None:
         parquet.parent.mkdir(parents=True, exist_ok=True)
         df.to_parquet(parquet, index=False)
         say(f"{len(df)} rows written to {parquet}")
         return
-    if as_csv and not as_json:
+    if fmt is Format.CSV:
         sys.stdout.write(df.to_csv(index=False))
         return
-    render_rows(_nan_to_none(df), pick_format(as_json, False), title=title)
+    render_rows(_nan_to_none(df), fmt, title=title)
 
 
 def _columns(value: str | None) -> list[str] | None:

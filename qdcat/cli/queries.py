@@ -19,7 +19,15 @@ from qdcat.cli._app import (
     _sub,
     app,
 )
-from qdcat.cli.output import _columns, _emit_frame, _say_flagged, pick_format, render_record, render_rows
+from qdcat.cli.output import (
+    _columns,
+    _emit_frame,
+    _say_flagged,
+    pick_format,
+    render_record,
+    render_rows,
+    say,
+)
 
 query_app = _sub("query", "Population queries: dots or results, filtered, as a table, CSV, JSON or Parquet.")
 
@@ -115,12 +123,16 @@ def query_results(
 def query_fields(
     view: Annotated[str, typer.Argument(help="'dots' or an analysis name.")] = "dots",
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """The field names a view accepts in --where and --columns."""
+    """The field names a view accepts in --where and --columns.
+
+    Example: qdcat query fields g2_cw
+    """
     from qdcat.query import api as q
 
     rows = [{"field": f.name, "from": f.source, "description": f.description} for f in q.fields(view)]
-    render_rows(rows, pick_format(as_json, False), title=f"fields of {view}")
+    render_rows(rows, pick_format(as_json, as_csv), title=f"fields of {view}")
 
 
 @app.command()
@@ -135,7 +147,10 @@ def stats(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """n, mean ± SE, SD, median, range and a normal fit (with uncertainties) of a population."""
+    """n, mean ± SE, SD, median, range and a normal fit (with uncertainties) of a population.
+
+    Example: qdcat stats fwhm_nm --by sample --sample InP-A --sample CdSe-B --csv
+    """
     from qdcat.query import api as q
 
     with _catalog(ctx) as cat:
@@ -159,10 +174,15 @@ def correlate(
     where: WhereOpt = None,
     include_flagged: FlaggedOpt = False,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """Pearson and Spearman correlation (with p-values) and a linear fit with uncertainties."""
+    """Pearson and Spearman correlation (with p-values) and a linear fit with uncertainties.
+
+    Example: qdcat correlate energy_ev lifetime_ns --by sample --csv
+    """
     from qdcat.query import api as q
 
+    fmt = pick_format(as_json, as_csv)
     with _catalog(ctx) as cat:
         res = q.correlation(
             cat,
@@ -177,33 +197,49 @@ def correlate(
         )
     _say_flagged(next(iter(res.values())).n_flagged if res else 0)
     rows = [{"group": g, **c.as_dict()} for g, c in res.items()]
-    if as_json:
-        render_rows(rows, pick_format(True, False))
+    if fmt.value != "table":
+        render_rows(rows, fmt)
         return
     for r in rows:
-        render_record(r, pick_format(False, False), title=f"{y} vs {x} ({r['group']})")
+        render_record(r, fmt, title=f"{y} vs {x} ({r['group']})")
 
 
 @app.command()
 def compare(
     ctx: typer.Context,
     param: Annotated[str, typer.Argument(help="A numeric field, e.g. k_off_ml.")],
-    samples: Annotated[list[str], typer.Option("--samples", help="The two samples (or groups of --by).")],
+    sample: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sample", metavar="NAME", help="One of the two samples (or values of --by); give two."
+        ),
+    ] = None,
+    samples_old: Annotated[
+        list[str] | None, typer.Option("--samples", hidden=True, help="Deprecated: use --sample.")
+    ] = None,
     by: Annotated[str, typer.Option(help="The field the two groups are values of.")] = "sample",
     source: SourceOpt = "dots",
     where: WhereOpt = None,
     include_flagged: FlaggedOpt = False,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """Two populations compared: medians, means, Kolmogorov–Smirnov, Mann–Whitney, effect sizes."""
+    """Two populations compared: medians, means, Kolmogorov–Smirnov, Mann–Whitney, effect sizes.
+
+    Example: qdcat compare k_off_ml --sample InP-A --sample CdSe-B
+    """
     from qdcat.query import api as q
 
+    fmt = pick_format(as_json, as_csv)
+    if samples_old:
+        say("note: --samples is deprecated; write --sample A --sample B")
+    groups = [*(sample or []), *(samples_old or [])]
     with _catalog(ctx) as cat:
         c = q.comparison(
-            cat, param, samples, by=by, source=source, where=where, include_flagged=include_flagged
+            cat, param, groups, by=by, source=source, where=where, include_flagged=include_flagged
         )
     _say_flagged(c.n_flagged)
-    render_record(c.as_dict(), pick_format(as_json, False), title=f"{param}: {samples[0]} vs {samples[-1]}")
+    render_record(c.as_dict(), fmt, title=f"{param}: {groups[0]} vs {groups[-1]}")
 
 
 @app.command()

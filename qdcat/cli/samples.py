@@ -7,8 +7,11 @@ from typing import Annotated
 
 import typer
 
-from qdcat.cli._app import CsvOpt, JsonOpt, _catalog, _sub
+from qdcat.cli._app import CsvOpt, JsonOpt, SampleOpt, _catalog, _each_sample, _sub
 from qdcat.cli.output import pick_format, render_record, render_rows, say
+
+ReasonOpt = Annotated[str | None, typer.Option(help="Why (kept in the history).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 sample_app = _sub("sample", "Samples (synthesis batches).")
 specimen_app = _sub("specimen", "Specimens (a sample on a substrate).")
@@ -32,7 +35,10 @@ def sample_add(
     notes: Annotated[str | None, typer.Option()] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a sample (one synthesis batch)."""
+    """Add a sample (one synthesis batch).
+
+    Example: qdcat sample add InP-A --material InP/ZnSe --core-diameter-nm 3.2 --pl-peak-nm 629
+    """
     with _catalog(ctx) as cat:
         rec = cat.add_sample(
             name,
@@ -56,14 +62,24 @@ def sample_add(
 
 @sample_app.command("list")
 def sample_list(ctx: typer.Context, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
-    """List samples with their numbers of specimens, dots and measurements."""
+    """List samples with their numbers of specimens, dots and measurements.
+
+    Example: qdcat sample list --csv
+    """
     with _catalog(ctx) as cat:
         render_rows(cat.list_samples(), pick_format(as_json, as_csv), title="samples")
 
 
 @sample_app.command("show")
-def sample_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
-    """Show one sample."""
+def sample_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Sample name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one sample.
+
+    Example: qdcat sample show InP-A --json
+    """
     with _catalog(ctx) as cat:
         render_record(cat.get_sample(name), pick_format(as_json, False), title=f"sample {name}")
 
@@ -75,10 +91,22 @@ def sample_delete(
     force: Annotated[
         bool, typer.Option(help="Also delete its specimens, dots, measurements and raw data.")
     ] = False,
+    reason: ReasonOpt = None,
+    yes: YesOpt = False,
 ) -> None:
-    """Delete a sample (refuses if it has data, unless --force)."""
+    """Delete a sample (refuses if it has data, unless --force; raw data go to the trash).
+
+    Example: qdcat sample delete InP-old --force --reason "retired batch" --yes
+    """
+    from qdcat.cli.trash import confirm
+
     with _catalog(ctx) as cat:
-        impact = cat.delete_sample(name, force=force)
+        impact = cat.deletion_impact(sample=name)
+        if not (force or not (impact.specimens or impact.measurements)):
+            cat.delete_sample(name)  # refuses, saying what it holds and to pass --force
+        what = f"{impact.specimens} specimen(s), {impact.dots} dot(s), {impact.measurements} measurement(s)"
+        confirm(f"delete sample {name} with {what}?", yes)
+        impact = cat.delete_sample(name, force=force, reason=reason)
     say(
         f"deleted sample {name} with {impact['specimens']} specimen(s), "
         f"{impact['measurements']} measurement(s)"
@@ -99,7 +127,10 @@ def specimen_add(
     prepared_on: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
     notes: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Add a specimen (a sample on a substrate)."""
+    """Add a specimen (a sample on a substrate).
+
+    Example: qdcat specimen add slide-1 --sample InP-A --preparation-method drop-cast --solvent toluene
+    """
     with _catalog(ctx) as cat:
         rec = cat.add_specimen(
             name,
@@ -119,13 +150,17 @@ def specimen_add(
 @specimen_app.command("list")
 def specimen_list(
     ctx: typer.Context,
-    sample: Annotated[str | None, typer.Option(help="Only this sample's specimens.")] = None,
+    sample: SampleOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """List specimens."""
+    """List specimens.
+
+    Example: qdcat specimen list --sample InP-A --sample CdSe-B
+    """
     with _catalog(ctx) as cat:
-        render_rows(cat.list_specimens(sample), pick_format(as_json, as_csv), title="specimens")
+        rows = [r for s in _each_sample(sample) for r in cat.list_specimens(s)]
+    render_rows(rows, pick_format(as_json, as_csv), title="specimens")
 
 
 @specimen_app.command("delete")
@@ -133,10 +168,23 @@ def specimen_delete(
     ctx: typer.Context,
     name: str,
     force: Annotated[bool, typer.Option(help="Also delete its dots, measurements and raw data.")] = False,
+    reason: ReasonOpt = None,
+    yes: YesOpt = False,
 ) -> None:
-    """Delete a specimen (refuses if it has dots or data, unless --force)."""
+    """Delete a specimen (refuses if it has dots or data, unless --force; raw data go to the trash).
+
+    Example: qdcat specimen delete slide-9 --force --yes
+    """
+    from qdcat.cli.trash import confirm
+
     with _catalog(ctx) as cat:
-        impact = cat.delete_specimen(name, force=force)
+        impact = cat.deletion_impact(specimen=name)
+        if not (force or not (impact.dots or impact.measurements)):
+            cat.delete_specimen(name)  # refuses, saying what it holds and to pass --force
+        confirm(
+            f"delete specimen {name} with {impact.dots} dot(s), {impact.measurements} measurement(s)?", yes
+        )
+        impact = cat.delete_specimen(name, force=force, reason=reason)
     say(f"deleted specimen {name} with {impact['dots']} dot(s), {impact['measurements']} measurement(s)")
 
 
@@ -153,7 +201,10 @@ def dot_add(
     marker_dy_um: Annotated[float | None, typer.Option()] = None,
     notes: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Add one dot at a stage position."""
+    """Add one dot at a stage position.
+
+    Example: qdcat dot add QD73 12.5 40.0 --specimen slide-1 --marker-label M4 --marker-dx-um 3
+    """
     with _catalog(ctx) as cat:
         rec = cat.add_dot(
             specimen,
@@ -178,7 +229,10 @@ def dot_import(
     specimen: Annotated[str, typer.Option(help="Specimen the dots are on.")],
     skip_existing: Annotated[bool, typer.Option(help="Skip labels already on the specimen.")] = False,
 ) -> None:
-    """Import dots from a CSV file, all or nothing."""
+    """Import dots from a CSV file, all or nothing.
+
+    Example: qdcat dot import dots.csv --specimen slide-1 --skip-existing
+    """
     with _catalog(ctx) as cat:
         res = cat.import_dots_csv(specimen, csv_file, skip_existing=skip_existing)
     say(
@@ -190,16 +244,18 @@ def dot_import(
 @dot_app.command("list")
 def dot_list(
     ctx: typer.Context,
-    specimen: Annotated[str | None, typer.Option()] = None,
-    sample: Annotated[str | None, typer.Option()] = None,
+    specimen: Annotated[str | None, typer.Option(help="Only this specimen's dots.")] = None,
+    sample: SampleOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """List dots."""
+    """List dots.
+
+    Example: qdcat dot list --specimen slide-1 --csv
+    """
     with _catalog(ctx) as cat:
-        render_rows(
-            cat.list_dots(specimen=specimen, sample=sample), pick_format(as_json, as_csv), title="dots"
-        )
+        rows = [r for s in _each_sample(sample) for r in cat.list_dots(specimen=specimen, sample=s)]
+    render_rows(rows, pick_format(as_json, as_csv), title="dots")
 
 
 @dot_app.command("show")
@@ -240,8 +296,20 @@ def dot_delete(
     label: str,
     specimen: Annotated[str, typer.Option()],
     force: Annotated[bool, typer.Option(help="Also delete its measurements and raw data.")] = False,
+    reason: ReasonOpt = None,
+    yes: YesOpt = False,
 ) -> None:
-    """Delete a dot (refuses if it has measurements, unless --force)."""
+    """Delete a dot (refuses if it has measurements, unless --force; raw data go to the trash).
+
+    Example: qdcat dot delete QD012 --specimen slide-1 --force --reason "two dots in the spot" --yes
+    """
+    from qdcat.cli.trash import confirm
+
     with _catalog(ctx) as cat:
-        res = cat.delete_dot(specimen, label, force=force)
+        known = any(d.label == label for d in cat.list_dots(specimen=specimen))
+        n = len(cat.list_measurements(specimen=specimen, dot=label)) if known else 0
+        if not known or (n and not force):
+            cat.delete_dot(specimen, label)  # refuses: an unknown dot, or measurements without --force
+        confirm(f"delete dot {specimen}/{label} with {n} measurement(s)?", yes)
+        res = cat.delete_dot(specimen, label, force=force, reason=reason)
     say(f"deleted dot {label} on {specimen} with {res['measurements']} measurement(s)")

@@ -15,12 +15,13 @@ setup_app = _sub("setup", "Setups (instruments and their channel roles).")
 @setup_app.command("add")
 def setup_add(
     ctx: typer.Context,
-    name: str,
+    name: Annotated[str, typer.Argument(help="Unique setup name, e.g. micro-PL.")],
     channel: Annotated[
         list[str] | None,
         typer.Option(
             "--channel",
-            help="CHANNEL=ROLE[:DETECTOR], repeatable; roles: hbt_a, hbt_b, sync, marker, detector.",
+            metavar="CHANNEL=ROLE",
+            help="CHANNEL=ROLE[:DETECTOR]; roles: hbt_a, hbt_b, sync, marker, detector.",
         ),
     ] = None,
     time_tagger_model: Annotated[str | None, typer.Option()] = None,
@@ -35,11 +36,11 @@ def setup_add(
     ] = None,
     dark_cps: Annotated[
         list[str] | None,
-        typer.Option("--dark-cps", help="CHANNEL=RATE: a detector's dark count rate (counts/s), repeatable."),
+        typer.Option("--dark-cps", metavar="CHANNEL=RATE", help="A detector's dark count rate (counts/s)."),
     ] = None,
     jitter_ps: Annotated[
         list[str] | None,
-        typer.Option("--jitter-ps", help="CHANNEL=FWHM: a detector's timing jitter (ps), repeatable."),
+        typer.Option("--jitter-ps", metavar="CHANNEL=FWHM", help="A detector's timing jitter (ps)."),
     ] = None,
 ) -> None:
     """Register a setup: which time-tagger input is which detector, and facts the analyses use.
@@ -95,13 +96,23 @@ def _per_channel(values: list[str] | None, option: str) -> dict[int, str]:
 
 @setup_app.command("list")
 def setup_list(ctx: typer.Context, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
-    """List setups."""
+    """List setups.
+
+    Example: qdcat setup list --json
+    """
     with _catalog(ctx) as cat:
         render_rows(cat.list_setups(), pick_format(as_json, as_csv), title="setups")
 
 
 @setup_app.command("show")
-def setup_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
-    """Show one setup with its channel map."""
+def setup_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Setup name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one setup with its channel map.
+
+    Example: qdcat setup show micro-PL
+    """
     with _catalog(ctx) as cat:
         render_record(cat.get_setup(name), pick_format(as_json, False), title=f"setup {name}")

@@ -125,16 +125,20 @@ def plan(
     jobs: list[PlannedJob] = []
     stale = 0
     resolved = {a.name: a.resolve_params(params.get(a.name)) for a in chosen}  # refuse bad values first
+    kept = cat.kept_params()  # per measurement, over the batch's parameters
     with cat.session() as s:
         _check_selection(cat, s, selection)
         scope = load(s, selection=selection)
         for analysis in chosen:
-            p = resolved[analysis.name]
-            p_hash = params_hash(p)
             targets = discover(s, analysis, selection, scope=scope)
             stale += _mark_stale(s, analysis, targets, dry_run=dry_run)
             for t in targets:
-                jobs.append(_plan_one(s, analysis, t, p, p_hash, dry_run=dry_run, retry_failed=retry_failed))
+                p = resolved[analysis.name]
+                own = kept.get((t.measurement_id, analysis.name)) if t.measurement_id is not None else None
+                if own:
+                    p = analysis.resolve_params({**params.get(analysis.name, {}), **own})
+                job = _plan_one(s, analysis, t, p, params_hash(p), dry_run=dry_run, retry_failed=retry_failed)
+                jobs.append(job)
     return Plan(tuple(jobs), stale)
 
 

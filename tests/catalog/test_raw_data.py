@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import signal
@@ -160,9 +161,13 @@ def test_delete_sample_removes_rows_runs_and_bytes(populated: Catalog) -> None:
         s.add(run)
     assert len(_store_groups(populated)) == 3
     populated.delete_sample("InP-A", force=True)
-    assert _asset_rows(populated) == [] and _store_groups(populated) == []
+    # rows and runs go at once; the raw data wait in the trash, whole, until it is emptied
+    assert [st for st, _ in _asset_rows(populated)] == ["trashed"] * 3
     with populated.session() as s:
         assert s.scalar(select(func.count(AnalysisRun.id))) == 0
+    assert populated.fsck(checksums=True) == []
+    populated.empty_trash(older_than=dt.timedelta(0))
+    assert _asset_rows(populated) == [] and _store_groups(populated) == []
     assert populated.fsck() == []
 
 
@@ -170,9 +175,10 @@ def test_interrupted_delete_is_finished_by_gc(populated: Catalog, monkeypatch: p
     t, ch = _events(1000)
     with populated.new_timetag_measurement(SPEC, resolution_ps=1.0) as w:
         w.append(t, ch)
-    # crash between the row transaction and the byte removal
-    monkeypatch.setattr(Catalog, "_purge_deleting", lambda self, ids=None: [])
     populated.delete_measurement(w.measurement_id)
+    # emptying the trash crashes between the row transaction and the byte removal
+    monkeypatch.setattr(Catalog, "_purge_deleting", lambda self, ids=None: [])
+    populated.empty_trash(older_than=dt.timedelta(0))
     monkeypatch.undo()
     assert [s for s, _ in _asset_rows(populated)] == ["deleting"]
     assert len(_store_groups(populated)) == 1

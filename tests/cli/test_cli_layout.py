@@ -44,6 +44,8 @@ TOP_LEVEL = [
     "curate",
     "setup",
     "measurement",
+    "trash",
+    "params",
     "jobs",
     "results",
     "query",

@@ -151,7 +151,7 @@ def test_killed_delete_leaves_each_measurement_whole_or_gone(
         ids = list(s.scalars(select(Measurement.id).order_by(Measurement.id)))
     victims = ids[:6]
     for m in victims:
-        _kill_after([*QDCAT, "measurement", "delete", str(m)], env, rng.uniform(0.3, 1.5))
+        _kill_after([*QDCAT, "measurement", "delete", str(m), "--yes"], env, rng.uniform(0.3, 1.5))
     catalog.collect_garbage()
     assert catalog.fsck(checksums=True) == []  # what is left is whole: every checksum matches
     with catalog.session() as s:
