@@ -86,12 +86,14 @@ def main() -> None:
     for a, t in med.items():
         print(f"  {a:9s} {t:7.2f} s   {n / t / 1e6:6.2f} M photons/s   {t / med['decay']:5.2f}× decay's time")
 
-    tracemalloc.start()
-    plan = jobs.plan(cat, analyses=["levels"], params={"levels": {"flid_window_ms": 10.5}})
-    jobs.run_inline(cat, plan.to_run)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"  levels traced peak memory {peak / 2**20:.0f} MiB for {n * 17 / 2**20:.0f} MiB of records")
+    print(f"  traced peak memory of one run ({n * 17 / 2**20:.0f} MiB of records in the store):")
+    for a in nudge:
+        tracemalloc.start()
+        plan = jobs.plan(cat, analyses=[a], params={a: {nudge[a]: base[a] * 1.5}})
+        jobs.run_inline(cat, plan.to_run)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"    {a:9s} {peak / 2**20:6.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ def _photons(
     res = float(acq.nanotime_resolution_ps or 0.0)
     fields = ("timestamps_ps", "channels", "nanotimes") if timing == "t3" else ("timestamps_ps", "channels")
     last_sync = -1
-    for chunk in reader.iter_chunks(fields=fields):
+    # one stored chunk per batch: three passes hold ~3 chunks (reader + read-ahead), not 12
+    for chunk in reader.iter_chunks(fields=fields, chunks_per_batch=1):
         ts, ch = chunk.timestamps_ps, chunk.channels
         if ts.size == 0:
             continue
