@@ -141,14 +141,13 @@ def _dot(cat: Catalog, sample: str, specimen: str | None, label: str | None) -> 
     cache: dict[int, dict[str, Any]] = {}
     out = []
     for name, kinds, figure in _DOT_FIGURES:
-        for kind in kinds:
-            ids = [m.id for m in rows if m.kind.value == kind]
-            got = _first_figure(cat, ids, figure, cache, measurement_figures)
-            if got is not None:
-                mid, fig = got
-                caption = f"{figure.replace('_', ' ')} of dot {specimen}/{label} (measurement {mid})"
-                out.append(StudyFigure(name, fig, caption + _headline(cat, mid, figure)))
-                break
+        # the longest acquisition of any of these kinds that has the figure (a long trace for Fig. 5)
+        ids = [m.id for m in rows if m.kind.value in kinds]
+        got = _first_figure(cat, ids, figure, cache, measurement_figures)
+        if got is not None:
+            mid, fig = got
+            caption = f"{figure.replace('_', ' ')} of dot {specimen}/{label} (measurement {mid})"
+            out.append(StudyFigure(name, fig, caption + _headline(cat, mid, figure)))
     return out
 
 
