@@ -189,3 +189,41 @@ def test_curation_tags_and_exclusions_leave_values_out_and_say_so(populated: Cat
     ]
     assert populated.curation() == []
     assert m2 != m1
+
+
+def test_an_intensity_edit_makes_the_series_sigma_stale_and_analyze_recomputes_it(
+    populated: Catalog, tmp_path: Path
+) -> None:
+    for k, intensity in enumerate((150.0, 400.0, 800.0)):
+        run = simulate_cw(
+            DotParams(), excitation=CwExcitation(intensity_w_cm2=intensity), duration_s=1.5, seed=k
+        )
+        f = tmp_path / f"ps{k}.ptu"
+        write_ptu_t2(f, [(run.stream.timestamps_ps, run.stream.channels)], acquisition_s=1.5)
+        item = IngestItem(
+            f,
+            "power_series_point",
+            "slide-1",
+            dot="d1",
+            setup="hbt",
+            series_name="PS",
+            series_index=k,
+            settings={
+                "intensity_w_cm2": intensity,
+                "excitation_mode": "cw",
+                "excitation_wavelength_nm": 445.0,
+            },
+        )
+        assert ingest_file(populated, item).status == "ingested"
+    jobs.run_inline(populated, jobs.plan(populated, analyses=["g2_cw", "power_series"]).to_run)
+    (before,) = q.results(populated, "power_series").to_dict("records")
+    point = populated.list_measurements(kind="power_series_point")[-1]["id"]
+    report = workflow.edit(populated, "measurement", point, {"intensity_w_cm2": 1600.0}, reason="misread")
+    assert report.stale >= 2  # the point's g2 and the series it belongs to
+    assert q.results(populated, "power_series").empty
+    outs = jobs.run_inline(populated, jobs.plan(populated, analyses=["g2_cw", "power_series"]).to_run)
+    assert {o.analysis for o in outs} == {"g2_cw", "power_series"} and all(o.status == "done" for o in outs)
+    (after,) = q.results(populated, "power_series").to_dict("records")
+    assert after["run_id"] != before["run_id"]
+    # the same γ + w_p at twice the intensity: the slope, hence σ, is computed anew (smaller)
+    assert after["sigma_cm2"] < before["sigma_cm2"]
