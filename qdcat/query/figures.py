@@ -77,7 +77,7 @@ def population_histogram(
     groups = (
         {str(k): q._numeric(g, param) for k, g in df.groupby(by)} if by else {"all": q._numeric(df, param)}
     )
-    title = (f"{param} by {by}" if by else param) + _left_out(view)
+    title = (f"{_name(param)} by {by}" if by else _name(param)) + _left_out(view)
     return plots.plot_histogram(groups, xlabel=_label(param), title=title)
 
 
@@ -107,7 +107,7 @@ def population_scatter(
         groups=df[by].astype(str).to_numpy() if by else None,
         x_err=q._numeric(df, f"{x}_err") if f"{x}_err" in df else None,
         y_err=q._numeric(df, f"{y}_err") if f"{y}_err" in df else None,
-        title=f"{y} vs {x}" + _left_out(view),
+        title=f"{_name(y)} vs {_name(x)}" + _left_out(view),
     )
 
 
@@ -158,6 +158,11 @@ _PHYSICS = {
     "n_levels": "Intensity levels",
     "dim_lifetime_ratio": "τ_dim / τ_bright",
 }
+
+
+def _name(field: str) -> str:
+    """A field's quantity without its unit, for titles: ``lifetime_ns`` → ``Lifetime τ``."""
+    return _label(field).split(" (")[0]
 
 
 def _label(name: str) -> str:
