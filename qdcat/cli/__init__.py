@@ -19,6 +19,7 @@ from qdcat.cli import setups  # noqa: F401
 from qdcat.cli import measurements  # noqa: F401
 from qdcat.cli import trash  # noqa: F401
 from qdcat.cli import params  # noqa: F401
+from qdcat.cli import serve  # noqa: F401
 from qdcat.cli import ingest  # noqa: F401
 from qdcat.cli import jobs  # noqa: F401
 from qdcat.cli import queries  # noqa: F401

@@ -28,6 +28,7 @@ TOP_LEVEL = [
     "restore",
     "edit",
     "history",
+    "serve",
     "ingest",
     "simulate",
     "export",
