@@ -31,20 +31,6 @@ from qdcat.cli.output import (
 
 query_app = _sub("query", "Population queries: dots or results, filtered, as a table, CSV, JSON or Parquet.")
 
-# What `qdcat query dots` prints to a terminal without --columns: a screenful.
-_DOT_TABLE = (
-    "sample",
-    "specimen",
-    "dot",
-    "center_nm",
-    "fwhm_nm",
-    "lifetime_ns",
-    "g2_zero",
-    "on_fraction",
-    "k_on_ml",
-    "k_off_ml",
-)
-
 
 @query_app.command("dots")
 def query_dots(
@@ -66,7 +52,7 @@ def query_dots(
 
     cols = _columns(columns)
     if cols is None and not (as_json or as_csv or parquet):
-        cols = list(_DOT_TABLE)  # a screenful; files and JSON get every field
+        cols = list(q.SCREEN_COLUMNS)  # a screenful; files and JSON get every field
     with _catalog(ctx) as cat:
         df = q.dots(
             cat,

@@ -66,6 +66,22 @@ if TYPE_CHECKING:  # statistics need scipy: imported by the functions that use t
     from qdcat.query.stats import Comparison, Correlation
 
 
+#: The dots view's columns that fit a screen (the CLI's table, the web page): identity and the
+#: main quantity of each core analysis. Files and JSON get every column.
+SCREEN_COLUMNS = (
+    "sample",
+    "specimen",
+    "dot",
+    "center_nm",
+    "fwhm_nm",
+    "lifetime_ns",
+    "g2_zero",
+    "on_fraction",
+    "k_on_ml",
+    "k_off_ml",
+)
+
+
 def dot_columns() -> dict[str, dict[str, str]]:
     """Per analysis: dots-view name → result column, as each analysis declares (``Column.dots``).
 

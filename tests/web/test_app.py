@@ -115,6 +115,11 @@ def test_filters_sorting_and_pages(client: TestClient) -> None:
     assert client.get("/dots", params={"sort": "nope"}).status_code == 400
     for page in ("0", "-1", "x", "99"):
         assert client.get("/dots", params={"page": page}).status_code == 400
+    # the page shows a screenful of columns unless told which; an unknown one is refused
+    r = client.get("/dots", params={"columns": "dot,g2_zero,lifetime_ns"})
+    assert r.status_code == 200 and "g2_zero" in r.text and "center_nm" not in r.text
+    r = client.get("/dots", params={"columns": "dot,DROP TABLE dot"})
+    assert r.status_code == 400 and "unknown column" in r.text
 
 
 def test_downloads_and_api_equal_the_query_api(client: TestClient, analysed: tuple[Catalog, int]) -> None:
