@@ -120,16 +120,19 @@ def fetch(store: TimeTagStore, target: Target, params: Params) -> LevelData:
     acc = ChangePointAccumulator(
         alpha=params["alpha"], confidence=params["confidence"], min_photons=params["min_photons"]
     )
-    for ts, _, _ in _photons(store, acq):
+    timing, period = _timing(acq)
+    delay_range = _DelayRange()
+    for ts, _, delays in _photons(store, acq):  # one pass: change points and the delays' range
         acc.add(ts)
+        if delays is not None:
+            delay_range.add(delays)
     cp = acc.result()
     levels = levels_from_change_points(cp, max_levels=params["max_levels"])
-    timing, period = _timing(acq)
     bin_ps = float(params["decay_bin_ps"])
     if timing == "t3":
         res = float(acq.nanotime_resolution_ps or 1.0)
         bin_ps = res * max(1, round(bin_ps / res))
-    peak_ps, last_ps = _delay_range(store, acq) if timing else (0.0, 0.0)
+    peak_ps, last_ps = delay_range.result() if timing else (0.0, 0.0)
     # Whole bins only (a last bin the data cover in part biases the fits), up to the period
     # or the last delay recorded, whichever is later.
     n_bins = max(1, math.floor(max(period, last_ps + 1.0) / bin_ps)) if timing else 1
@@ -155,28 +158,37 @@ def fetch(store: TimeTagStore, target: Target, params: Params) -> LevelData:
     )
 
 
-def _delay_range(store: TimeTagStore, acq: Acquisition) -> tuple[float, float]:
+class _DelayRange:
     """Where the whole acquisition's delay histogram peaks (at 100 ps) and its last delay (ps).
 
     The FLID windows' tail starts after the peak. The histograms reach the last delay, not
     just the period: a TAC range can exceed it (a TimeHarp 200's 288 ns at 5 MHz).
     """
-    import numpy as np
 
-    step = 100.0
-    total = np.zeros(1, np.int64)
-    last = 0.0
-    for _, _, delays in _photons(store, acq):
-        assert delays is not None
+    STEP = 100.0
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.total = np.zeros(1, np.int64)
+        self.last = 0.0
+
+    def add(self, delays: Any) -> None:
+        import numpy as np
+
         d = delays[delays >= 0]
         if d.size == 0:
-            continue
-        last = max(last, float(d.max()))
-        h = np.bincount((d // step).astype(np.int64))
-        if h.size > total.size:
-            total = np.concatenate([total, np.zeros(h.size - total.size, np.int64)])
-        total[: h.size] += h
-    return float(np.argmax(total)) * step, last
+            return
+        self.last = max(self.last, float(d.max()))
+        h = np.bincount((d // self.STEP).astype(np.int64))
+        if h.size > self.total.size:
+            self.total = np.concatenate([self.total, np.zeros(h.size - self.total.size, np.int64)])
+        self.total[: h.size] += h
+
+    def result(self) -> tuple[float, float]:
+        import numpy as np
+
+        return float(np.argmax(self.total)) * self.STEP, self.last
 
 
 class _G2Levels:
@@ -224,7 +236,7 @@ class _G2Levels:
                 out.append((0, 0, 0.0, 0.0))
                 continue
             h = acc.result()
-            centres = 0.5 * (h.edges_ps[1:] + h.edges_ps[:-1]) if hasattr(h, "edges_ps") else h.delays_ps
+            centres = h.delays_ps
             counts = np.asarray(h.counts)
             if self.pulsed:
                 half = 5 * self.bin_ps

@@ -28,19 +28,23 @@ if TYPE_CHECKING:  # the store pulls in zarr and numba: imported when first used
     from qdcat.store.timetags import TimeTagStore
 
 
-def audit_json(value: Any) -> str | None:
-    """A value as the history stores it: JSON text (enums by value, dates as ISO text)."""
+def plain_value(value: Any) -> Any:
+    """A column value as plain data: enums by value, dates as ISO text, the rest as is."""
     import datetime as dt
     import enum
+
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def audit_json(value: Any) -> str | None:
+    """A value as the history stores it: JSON text of :func:`plain_value`."""
     import json
 
-    if value is None:
-        return None
-    if isinstance(value, enum.Enum):
-        value = value.value
-    elif isinstance(value, dt.datetime | dt.date):
-        value = value.isoformat()
-    return json.dumps(value, ensure_ascii=False)
+    return None if value is None else json.dumps(plain_value(value), ensure_ascii=False)
 
 
 def columns_of(obj: Any, record: type[Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ computes them again.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import json
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from qdcat.catalog._base import CatalogBase
 from qdcat.catalog._base import audit_json as _json
+from qdcat.catalog._base import plain_value as _plain
 from qdcat.catalog._parse import parse_date, parse_datetime, parse_enum, parse_float, parse_id, parse_name
 from qdcat.catalog.models import (
     AuditEvent,
@@ -342,14 +342,6 @@ class EditsMixin(CatalogBase):
             q = q.where(AuditEvent.action == action)
         with self.session() as s:
             return [_audit_record(e) for e in s.scalars(q)]
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, enum.Enum):
-        return v.value
-    if isinstance(v, dt.datetime | dt.date):
-        return v.isoformat()
-    return v
 
 
 def _audit_record(e: AuditEvent) -> AuditRecord:

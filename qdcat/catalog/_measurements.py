@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from qdcat._json import jsonable
 from qdcat.catalog import current
 from qdcat.catalog._base import CatalogBase, columns_of
+from qdcat.catalog._base import plain_value as _plain
 from qdcat.catalog._parse import parse_datetime, parse_enum, parse_float
 from qdcat.catalog._specs import MeasurementSpec, SettingsSpec
 from qdcat.catalog.models import (
@@ -289,14 +290,3 @@ _SETTINGS_FIELDS = (
     "excitation_wavelength_nm", "excitation_mode", "repetition_rate_mhz", "intensity_w_cm2",
     "temperature_k", "integration_time_s",
 )  # fmt: skip
-
-
-def _plain(v: Any) -> Any:
-    import datetime as dt
-    import enum
-
-    if isinstance(v, enum.Enum):
-        return v.value
-    if isinstance(v, dt.datetime | dt.date):
-        return v.isoformat()
-    return v
